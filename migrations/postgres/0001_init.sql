@@ -1,0 +1,121 @@
+-- Users of every role; e-mail is stored lower-cased.
+CREATE TABLE users (
+    id            UUID PRIMARY KEY,
+    email         TEXT NOT NULL UNIQUE,
+    full_name     TEXT NOT NULL,
+    role          TEXT NOT NULL CHECK (role IN ('CUSTOMER', 'AGENT', 'SUPERVISOR', 'ADMIN')),
+    password_hash TEXT NOT NULL,
+    created_at    TIMESTAMPTZ NOT NULL,
+    updated_at    TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX users_role_idx ON users (role);
+
+-- Server-side refresh tokens (only their SHA-256 hash), rotated on every use.
+CREATE TABLE refresh_tokens (
+    id          UUID PRIMARY KEY,
+    user_id     UUID NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    family_id   UUID NOT NULL,
+    token_hash  BYTEA NOT NULL UNIQUE,
+    expires_at  TIMESTAMPTZ NOT NULL,
+    revoked_at  TIMESTAMPTZ,
+    created_at  TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX refresh_tokens_family_idx ON refresh_tokens (family_id);
+CREATE INDEX refresh_tokens_user_idx ON refresh_tokens (user_id);
+
+CREATE TABLE support_agents (
+    id                     UUID PRIMARY KEY,
+    user_id                UUID NOT NULL UNIQUE REFERENCES users (id),
+    level                  TEXT NOT NULL CHECK (level IN ('L1', 'L2', 'L3', 'SUPERVISOR')),
+    skills                 JSONB NOT NULL DEFAULT '[]',
+    languages              JSONB NOT NULL DEFAULT '[]',
+    status                 TEXT NOT NULL CHECK (status IN ('AVAILABLE', 'BUSY', 'AWAY', 'OFFLINE')),
+    max_concurrent_tickets INTEGER NOT NULL CHECK (max_concurrent_tickets > 0),
+    created_at             TIMESTAMPTZ NOT NULL,
+    updated_at             TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX support_agents_created_idx ON support_agents (created_at);
+
+CREATE SEQUENCE ticket_number_seq START 1001;
+
+CREATE TABLE tickets (
+    id                  UUID PRIMARY KEY,
+    number              BIGINT NOT NULL UNIQUE,
+    subject             TEXT NOT NULL,
+    description         TEXT NOT NULL,
+    status              TEXT NOT NULL CHECK (status IN ('NEW', 'OPEN', 'IN_PROGRESS', 'PENDING_CUSTOMER', 'ESCALATED', 'RESOLVED', 'CLOSED')),
+    priority            TEXT NOT NULL CHECK (priority IN ('LOW', 'MEDIUM', 'HIGH', 'URGENT')),
+    priority_rank       SMALLINT NOT NULL,
+    category            TEXT NOT NULL,
+    tags                JSONB NOT NULL DEFAULT '[]',
+    customer_id         UUID NOT NULL REFERENCES users (id),
+    assigned_agent_id   UUID REFERENCES support_agents (id),
+    created_at          TIMESTAMPTZ NOT NULL,
+    updated_at          TIMESTAMPTZ NOT NULL,
+    first_response_at   TIMESTAMPTZ,
+    resolved_at         TIMESTAMPTZ,
+    sla_due_at          TIMESTAMPTZ,
+    escalation_level    INTEGER NOT NULL DEFAULT 0,
+    satisfaction_rating INTEGER CHECK (satisfaction_rating BETWEEN 1 AND 5),
+    sentiment           DOUBLE PRECISION,
+    last_seq            BIGINT NOT NULL DEFAULT 0,
+    version             BIGINT NOT NULL DEFAULT 0,
+    deleted_at          TIMESTAMPTZ
+);
+-- One index per list filter/sort; partial on live rows because deleted tickets are never listed.
+CREATE INDEX tickets_created_idx ON tickets (created_at) WHERE deleted_at IS NULL;
+CREATE INDEX tickets_updated_idx ON tickets (updated_at) WHERE deleted_at IS NULL;
+CREATE INDEX tickets_status_idx ON tickets (status, created_at) WHERE deleted_at IS NULL;
+CREATE INDEX tickets_priority_idx ON tickets (priority_rank, created_at) WHERE deleted_at IS NULL;
+CREATE INDEX tickets_category_idx ON tickets (category, created_at) WHERE deleted_at IS NULL;
+CREATE INDEX tickets_customer_idx ON tickets (customer_id, created_at) WHERE deleted_at IS NULL;
+CREATE INDEX tickets_agent_idx ON tickets (assigned_agent_id, status) WHERE deleted_at IS NULL;
+CREATE INDEX tickets_sla_idx ON tickets (sla_due_at) WHERE deleted_at IS NULL;
+
+CREATE TABLE communications (
+    id          UUID PRIMARY KEY,
+    ticket_id   UUID NOT NULL REFERENCES tickets (id),
+    seq         BIGINT NOT NULL,
+    sender_id   UUID REFERENCES users (id),
+    sender_type TEXT NOT NULL CHECK (sender_type IN ('CUSTOMER', 'AGENT', 'SYSTEM', 'BOT')),
+    type        TEXT NOT NULL CHECK (type IN ('MESSAGE', 'INTERNAL_NOTE', 'STATUS_CHANGE', 'ASSIGNMENT', 'ATTACHMENT')),
+    content     TEXT NOT NULL,
+    attachments JSONB NOT NULL DEFAULT '[]',
+    created_at  TIMESTAMPTZ NOT NULL,
+    read_at     TIMESTAMPTZ,
+    -- The gap-free per-ticket sequence: a duplicate can never be stored.
+    UNIQUE (ticket_id, seq)
+);
+
+CREATE TABLE knowledge_base_articles (
+    id                UUID PRIMARY KEY,
+    slug              TEXT NOT NULL UNIQUE,
+    title             TEXT NOT NULL,
+    summary           TEXT NOT NULL DEFAULT '',
+    content           TEXT NOT NULL,
+    category          TEXT NOT NULL,
+    tags              JSONB NOT NULL DEFAULT '[]',
+    status            TEXT NOT NULL CHECK (status IN ('DRAFT', 'PUBLISHED', 'ARCHIVED')),
+    view_count        BIGINT NOT NULL DEFAULT 0,
+    helpful_count     BIGINT NOT NULL DEFAULT 0,
+    not_helpful_count BIGINT NOT NULL DEFAULT 0,
+    author_id         UUID REFERENCES users (id),
+    created_at        TIMESTAMPTZ NOT NULL,
+    updated_at        TIMESTAMPTZ NOT NULL,
+    published_at      TIMESTAMPTZ
+);
+CREATE INDEX kb_articles_category_idx ON knowledge_base_articles (category, status);
+
+-- Who did what, written in the same transaction as the change it records.
+CREATE TABLE audit_log (
+    id          BIGSERIAL PRIMARY KEY,
+    actor_id    UUID,
+    action      TEXT NOT NULL,
+    entity_type TEXT NOT NULL,
+    entity_id   TEXT NOT NULL,
+    before      JSONB,
+    after       JSONB,
+    created_at  TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX audit_log_entity_idx ON audit_log (entity_type, entity_id);
+CREATE INDEX audit_log_created_idx ON audit_log (created_at);

@@ -1,0 +1,159 @@
+//! A ticket's conversation: messages, internal notes and system events, in gap-free `seq` order.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::extract::{ApiJson, ApiQuery};
+use super::{actor_for, ticket_for};
+use crate::app::AppState;
+use crate::auth::AuthUser;
+use crate::domain::ticket::{CommunicationType, SenderType};
+use crate::domain::validate::{self, Errors, FieldError};
+use crate::domain::workflow;
+use crate::error::{ApiResult, AppError, Problem};
+use crate::store::{now, Communication};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/tickets/{id}/communications", get(list_communications).post(post_communication))
+}
+
+/// One entry of a ticket's conversation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommunicationDto {
+    pub id: Uuid,
+    pub ticket_id: Uuid,
+    /// Per-ticket sequence number: gap-free and increasing, for catch-up with `?after=`.
+    pub seq: i64,
+    pub sender_id: Option<Uuid>,
+    pub sender_type: SenderType,
+    #[serde(rename = "type")]
+    pub kind: CommunicationType,
+    pub content: String,
+    #[schema(value_type = Vec<Object>)]
+    pub attachments: Vec<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+impl From<Communication> for CommunicationDto {
+    fn from(c: Communication) -> Self {
+        CommunicationDto {
+            id: c.id,
+            ticket_id: c.ticket_id,
+            seq: c.seq,
+            sender_id: c.sender_id,
+            sender_type: c.sender_type,
+            kind: c.kind,
+            content: c.content,
+            attachments: c.attachments,
+            created_at: c.created_at,
+            read_at: c.read_at,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CommunicationListParams {
+    /// Only communications with a greater `seq` (default 0: from the start).
+    pub after: Option<String>,
+    /// At most this many, 1 to 500 (default 100).
+    pub limit: Option<String>,
+}
+
+/// The conversation after a given `seq`, oldest first. Customers never see internal notes.
+#[utoipa::path(get, path = "/tickets/{id}/communications", tag = "communications",
+    params(("id" = Uuid, Path, description = "Ticket id"), CommunicationListParams),
+    responses(
+        (status = 200, description = "Communications in seq order", body = Vec<CommunicationDto>),
+        (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such ticket (or not yours)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn list_communications(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<CommunicationListParams>,
+) -> ApiResult<Json<Vec<CommunicationDto>>> {
+    let mut errors = Errors::default();
+    let after = match params.after.as_deref().map(str::trim) {
+        None | Some("") => 0,
+        Some(v) => errors
+            .check(
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| FieldError::new("after", "must be a whole number >= 0")),
+            )
+            .unwrap_or(0),
+    };
+    let limit = match params.limit.as_deref().map(str::trim) {
+        None | Some("") => 100,
+        Some(v) => errors
+            .check(
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=500).contains(n))
+                    .ok_or_else(|| FieldError::new("limit", "must be from 1 to 500")),
+            )
+            .unwrap_or(100),
+    };
+    errors.finish().map_err(AppError::Validation)?;
+    let ticket = ticket_for(&state, &user, &id).await?;
+    let items = state.store.list_communications(ticket.id, after, limit, user.is_staff()).await?;
+    Ok(Json(items.into_iter().map(CommunicationDto::from).collect()))
+}
+
+/// A message or internal note.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PostCommunicationRequest {
+    /// 1 to 10,000 characters. Stored as text; it is escaped wherever it is shown.
+    pub content: String,
+    /// MESSAGE (default) or INTERNAL_NOTE (staff only, never shown to the customer).
+    #[serde(rename = "type")]
+    pub kind: Option<CommunicationType>,
+}
+
+/// Post to a ticket's conversation. Stored durably before the 201 is sent.
+#[utoipa::path(post, path = "/tickets/{id}/communications", tag = "communications",
+    params(("id" = Uuid, Path, description = "Ticket id")),
+    request_body = PostCommunicationRequest,
+    responses(
+        (status = 201, description = "Stored", body = CommunicationDto),
+        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Customers cannot write internal notes", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such ticket (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Ticket is closed", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn post_communication(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<PostCommunicationRequest>,
+) -> ApiResult<(StatusCode, Json<CommunicationDto>)> {
+    let content = validate::text("content", &request.content, 1, 10_000).map_err(|e| AppError::Validation(vec![e]))?;
+    let kind = request.kind.unwrap_or(CommunicationType::Message);
+    let ticket = ticket_for(&state, &user, &id).await?;
+    let actor = actor_for(&state, &user).await?;
+    let at = now();
+    let (_, appended) = state
+        .store
+        .change_ticket(ticket.id, Box::new(move |current| workflow::plan_message(current, kind, content, &actor, at)))
+        .await?;
+    // The workflow appends the message first, then the events it caused.
+    let stored = appended
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored message missing from the change")))?;
+    Ok((StatusCode::CREATED, Json(stored.into())))
+}

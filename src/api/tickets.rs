@@ -1,0 +1,447 @@
+//! Tickets: list, create, read, partial update, assignment and (admin) soft delete.
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::communications::CommunicationDto;
+use super::extract::{ApiJson, ApiQuery};
+use super::pagination::{PageDto, PageParams};
+use super::{actor_for, parse_uuid, ticket_for};
+use crate::app::AppState;
+use crate::auth::AuthUser;
+use crate::domain::ticket::{Category, Priority, TicketStatus};
+use crate::domain::user::Role;
+use crate::domain::validate::{self, Errors, FieldError};
+use crate::domain::workflow::{self, TicketEdit};
+use crate::error::{ApiResult, AppError, Problem};
+use crate::store::{now, NewAudit, NewTicket, Ticket, TicketFilter, TicketSort};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tickets", get(list_tickets).post(create_ticket))
+        .route("/tickets/{id}", get(get_ticket).put(update_ticket).delete(delete_ticket))
+        .route("/tickets/{id}/assign", post(assign_ticket))
+}
+
+/// A support ticket.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketDto {
+    pub id: Uuid,
+    #[schema(example = "ALP-1042")]
+    pub ticket_number: String,
+    pub subject: String,
+    pub description: String,
+    pub status: TicketStatus,
+    pub priority: Priority,
+    pub category: Category,
+    pub tags: Vec<String>,
+    pub customer_id: Uuid,
+    pub assigned_agent_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub sla_due_at: Option<DateTime<Utc>>,
+    pub escalation_level: i32,
+    pub satisfaction_rating: Option<i32>,
+    pub sentiment: Option<f64>,
+    /// Highest communication `seq`: a client that has seen it is up to date.
+    pub last_seq: i64,
+}
+
+impl From<Ticket> for TicketDto {
+    fn from(t: Ticket) -> Self {
+        TicketDto {
+            id: t.id,
+            ticket_number: crate::domain::ticket::ticket_number(t.number),
+            subject: t.subject,
+            description: t.description,
+            status: t.status,
+            priority: t.priority,
+            category: t.category,
+            tags: t.tags,
+            customer_id: t.customer_id,
+            assigned_agent_id: t.assigned_agent_id,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+            first_response_at: t.first_response_at,
+            resolved_at: t.resolved_at,
+            sla_due_at: t.sla_due_at,
+            escalation_level: t.escalation_level,
+            satisfaction_rating: t.satisfaction_rating,
+            sentiment: t.sentiment,
+            last_seq: t.last_seq,
+        }
+    }
+}
+
+/// A ticket with its most recent communications (customers never see internal notes).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketDetailDto {
+    #[serde(flatten)]
+    pub ticket: TicketDto,
+    /// Up to the last 50 communications, oldest first. Page older ones with `/communications`.
+    pub communications: Vec<CommunicationDto>,
+}
+
+/// Ticket list filters (plus `page`, `size`, `sort`).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct TicketListParams {
+    /// NEW, OPEN, IN_PROGRESS, PENDING_CUSTOMER, ESCALATED, RESOLVED or CLOSED.
+    pub status: Option<String>,
+    /// LOW, MEDIUM, HIGH or URGENT.
+    pub priority: Option<String>,
+    pub category: Option<String>,
+    /// An agent id, or `none` for unassigned tickets (staff only).
+    pub assigned_agent_id: Option<String>,
+    /// Staff only; customers always see their own tickets.
+    pub customer_id: Option<String>,
+    /// Text in subject or description, or a ticket number like ALP-1042.
+    pub q: Option<String>,
+    /// Created at or after (RFC 3339).
+    pub from: Option<String>,
+    /// Created before (RFC 3339).
+    pub to: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub paging: PageParams,
+}
+
+fn timestamp(field: &str, value: &str) -> Result<DateTime<Utc>, FieldError> {
+    DateTime::parse_from_rfc3339(value.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| FieldError::new(field, "must be an RFC 3339 timestamp, e.g. 2026-01-31T00:00:00Z"))
+}
+
+fn parse_filter(params: &TicketListParams, user: &AuthUser, errors: &mut Errors) -> TicketFilter {
+    let mut filter = TicketFilter::default();
+    if let Some(v) = &params.status {
+        filter.status = errors.check(validate::one_of("status", v, TicketStatus::ALL));
+    }
+    if let Some(v) = &params.priority {
+        filter.priority = errors.check(validate::one_of("priority", v, Priority::ALL));
+    }
+    if let Some(v) = &params.category {
+        filter.category = errors.check(validate::one_of("category", v, Category::ALL));
+    }
+    if let Some(v) = &params.assigned_agent_id {
+        if v.eq_ignore_ascii_case("none") {
+            filter.unassigned = true;
+        } else {
+            filter.assigned_agent_id = errors.check(parse_uuid("assignedAgentId", v));
+        }
+    }
+    if let Some(v) = &params.customer_id {
+        filter.customer_id = errors.check(parse_uuid("customerId", v));
+    }
+    if let Some(v) = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        filter.q = errors.check(validate::text("q", v, 1, 200));
+    }
+    if let Some(v) = &params.from {
+        filter.from = errors.check(timestamp("from", v));
+    }
+    if let Some(v) = &params.to {
+        filter.to = errors.check(timestamp("to", v));
+    }
+    // A customer's list is always their own, whatever they ask for.
+    if user.role == Role::Customer {
+        filter.customer_id = Some(user.id);
+    }
+    filter
+}
+
+/// List tickets (customers: their own; staff: the queue), filtered, paged and sorted.
+#[utoipa::path(get, path = "/tickets", tag = "tickets",
+    params(TicketListParams, PageParams),
+    responses(
+        (status = 200, description = "A page of tickets", body = PageDto<TicketDto>),
+        (status = 400, description = "Invalid filter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn list_tickets(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiQuery(params): ApiQuery<TicketListParams>,
+) -> ApiResult<Json<PageDto<TicketDto>>> {
+    let mut errors = Errors::default();
+    let filter = parse_filter(&params, &user, &mut errors);
+    let page =
+        params.paging.to_request(&mut errors, TicketSort::NAMES, (TicketSort::CreatedAt, true), TicketSort::parse);
+    errors.finish().map_err(AppError::Validation)?;
+    let tickets = state.store.list_tickets(&filter, page).await?;
+    Ok(Json(PageDto::from_page(tickets, &page, TicketDto::from)))
+}
+
+/// A new ticket.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateTicketRequest {
+    /// 3 to 200 characters.
+    #[schema(example = "Withdrawal of 2,500 USDT pending for 3 days")]
+    pub subject: String,
+    /// 1 to 10,000 characters.
+    pub description: String,
+    /// Default MEDIUM.
+    pub priority: Option<Priority>,
+    /// Default OTHER.
+    pub category: Option<Category>,
+    pub tags: Option<Vec<String>>,
+    /// Staff only: open the ticket on behalf of this customer.
+    pub customer_id: Option<Uuid>,
+}
+
+/// Open a ticket. Customers open their own; staff may open one for a customer.
+#[utoipa::path(post, path = "/tickets", tag = "tickets",
+    request_body = CreateTicketRequest,
+    responses(
+        (status = 201, description = "Created and stored", body = TicketDto),
+        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Customer tried to open a ticket for someone else", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create_ticket(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(request): ApiJson<CreateTicketRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let mut errors = Errors::default();
+    let subject = errors.check(validate::text("subject", &request.subject, 3, 200));
+    let description = errors.check(validate::text("description", &request.description, 1, 10_000));
+    let tags = errors.check(validate::tags("tags", request.tags.as_deref().unwrap_or_default()));
+    errors.finish().map_err(AppError::Validation)?;
+    let (Some(subject), Some(description), Some(tags)) = (subject, description, tags) else {
+        return Err(AppError::BadRequest("invalid ticket".into()));
+    };
+
+    let customer_id = match request.customer_id {
+        Some(id) if id != user.id => {
+            user.require_staff()?;
+            let customer = state
+                .store
+                .user_by_id(id)
+                .await
+                .map_err(|_| AppError::field("customerId", "no customer with this id"))?;
+            if customer.role != Role::Customer {
+                return Err(AppError::field("customerId", "tickets belong to customers, not staff accounts"));
+            }
+            id
+        }
+        _ => user.id,
+    };
+    let priority = request.priority.unwrap_or(Priority::Medium);
+    let created_at = now();
+    let ticket = NewTicket {
+        id: Uuid::new_v4(),
+        subject,
+        description,
+        status: TicketStatus::New,
+        priority,
+        category: request.category.unwrap_or(Category::Other),
+        tags,
+        customer_id,
+        assigned_agent_id: None,
+        created_at,
+        sla_due_at: priority.sla_due(created_at),
+    };
+    let audit = NewAudit {
+        actor_id: Some(user.id),
+        action: "ticket.created".into(),
+        entity_type: "ticket".into(),
+        entity_id: ticket.id.to_string(),
+        before: None,
+        after: Some(serde_json::json!({ "priority": priority, "customerId": customer_id })),
+    };
+    let (ticket, _) = state.store.create_ticket(ticket, Vec::new(), Some(audit)).await?;
+    let location = format!("/api/customer-support/tickets/{}", ticket.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(TicketDto::from(ticket))))
+}
+
+/// Ticket details with recent communications.
+#[utoipa::path(get, path = "/tickets/{id}", tag = "tickets",
+    params(("id" = Uuid, Path, description = "Ticket id")),
+    responses(
+        (status = 200, description = "The ticket", body = TicketDetailDto),
+        (status = 404, description = "No such ticket (or not yours)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_ticket(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TicketDetailDto>> {
+    let ticket = ticket_for(&state, &user, &id).await?;
+    let after = (ticket.last_seq - 50).max(0);
+    let communications = state.store.list_communications(ticket.id, after, 50, user.is_staff()).await?;
+    Ok(Json(TicketDetailDto {
+        ticket: ticket.into(),
+        communications: communications.into_iter().map(CommunicationDto::from).collect(),
+    }))
+}
+
+/// Reads a JSON field that may be absent (`None`), `null` (`Some(None)`) or a value.
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A partial update: send only the fields to change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateTicketRequest {
+    pub subject: Option<String>,
+    pub description: Option<String>,
+    /// Must follow the transition table; customers may only close, or reopen a resolved ticket.
+    pub status: Option<TicketStatus>,
+    pub priority: Option<Priority>,
+    pub category: Option<Category>,
+    pub tags: Option<Vec<String>>,
+    /// An agent id, or `null` to unassign.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub assigned_agent_id: Option<Option<Uuid>>,
+    /// 0 to 3.
+    pub escalation_level: Option<i32>,
+}
+
+async fn edit_ticket(state: &AppState, user: &AuthUser, id: &str, edit: TicketEdit) -> ApiResult<Ticket> {
+    let ticket = ticket_for(state, user, id).await?;
+    let actor = actor_for(state, user).await?;
+    let assignee_name = match edit.assigned_agent_id {
+        Some(Some(agent_id)) => match state.store.agent_by_id(agent_id).await {
+            Ok(agent) => Some(agent.full_name),
+            Err(crate::store::StoreError::NotFound) => {
+                return Err(AppError::field("assignedAgentId", "no agent with this id"))
+            }
+            Err(other) => return Err(other.into()),
+        },
+        _ => None,
+    };
+    let at = now();
+    let (ticket, _) = state
+        .store
+        .change_ticket(
+            ticket.id,
+            Box::new(move |current| workflow::plan_edit(current, edit, &actor, assignee_name, at)),
+        )
+        .await?;
+    Ok(ticket)
+}
+
+/// Update a ticket (partial). Status changes follow the transition table (409 otherwise).
+#[utoipa::path(put, path = "/tickets/{id}", tag = "tickets",
+    params(("id" = Uuid, Path, description = "Ticket id")),
+    request_body = UpdateTicketRequest,
+    responses(
+        (status = 200, description = "Updated ticket", body = TicketDto),
+        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Field not changeable by this role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such ticket (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Status transition not allowed", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn update_ticket(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<UpdateTicketRequest>,
+) -> ApiResult<Json<TicketDto>> {
+    let mut errors = Errors::default();
+    let edit = TicketEdit {
+        subject: request.subject.as_deref().and_then(|v| errors.check(validate::text("subject", v, 3, 200))),
+        description: request
+            .description
+            .as_deref()
+            .and_then(|v| errors.check(validate::text("description", v, 1, 10_000))),
+        status: request.status,
+        priority: request.priority,
+        category: request.category,
+        tags: request.tags.as_deref().and_then(|v| errors.check(validate::tags("tags", v))),
+        assigned_agent_id: request.assigned_agent_id,
+        escalation_level: match request.escalation_level {
+            Some(level) if !(0..=3).contains(&level) => {
+                errors.push(FieldError::new("escalationLevel", "must be from 0 to 3"));
+                None
+            }
+            other => other,
+        },
+    };
+    errors.finish().map_err(AppError::Validation)?;
+    Ok(Json(edit_ticket(&state, &user, &id, edit).await?.into()))
+}
+
+/// Who to assign; omit `agentId` to take the ticket yourself.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignRequest {
+    pub agent_id: Option<Uuid>,
+}
+
+/// Assign a ticket to an agent (staff).
+#[utoipa::path(post, path = "/tickets/{id}/assign", tag = "tickets",
+    params(("id" = Uuid, Path, description = "Ticket id")),
+    request_body = AssignRequest,
+    responses(
+        (status = 200, description = "Assigned", body = TicketDto),
+        (status = 400, description = "No such agent", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn assign_ticket(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<AssignRequest>,
+) -> ApiResult<Json<TicketDto>> {
+    user.require_staff()?;
+    let agent_id = match request.agent_id {
+        Some(agent_id) => agent_id,
+        None => actor_for(&state, &user)
+            .await?
+            .agent_id
+            .ok_or_else(|| AppError::field("agentId", "you have no agent profile; name the agent to assign"))?,
+    };
+    let edit = TicketEdit { assigned_agent_id: Some(Some(agent_id)), ..Default::default() };
+    Ok(Json(edit_ticket(&state, &user, &id, edit).await?.into()))
+}
+
+/// Delete a ticket (admin only). It is hidden, not erased, and the deletion is audited.
+#[utoipa::path(delete, path = "/tickets/{id}", tag = "tickets",
+    params(("id" = Uuid, Path, description = "Ticket id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Admins only", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn delete_ticket(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let ticket = ticket_for(&state, &user, &id).await?;
+    user.require_admin()?;
+    let audit = NewAudit {
+        actor_id: Some(user.id),
+        action: "ticket.deleted".into(),
+        entity_type: "ticket".into(),
+        entity_id: ticket.id.to_string(),
+        before: Some(serde_json::json!({ "status": ticket.status, "subject": ticket.subject })),
+        after: None,
+    };
+    state.store.delete_ticket(ticket.id, audit).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

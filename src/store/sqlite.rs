@@ -1,0 +1,445 @@
+//! SQLite implementation of [`Store`]: the embedded default. One writer connection (SQLite
+//! serialises writers anyway, and a single writer never hits SQLITE_BUSY), a pool of readers
+//! beside it thanks to WAL, and `synchronous=FULL` so an acknowledged write survives power loss.
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::types::Json;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use std::path::Path;
+use std::time::Duration;
+use uuid::Uuid;
+
+use super::postgres::like_escape;
+use super::rows::*;
+use super::*;
+
+pub struct SqliteStore {
+    /// The single writer; every transaction runs here.
+    pool: SqlitePool,
+    /// Readers for plain queries, so reads never queue behind writes.
+    readers: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating file and directory if needed) and applies `migrations/sqlite`.
+    pub async fn open(path: &Path, max_readers: u32) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(max_readers.clamp(1, 64))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self { pool, readers })
+    }
+}
+
+async fn insert_audit(conn: &mut SqliteConnection, audit: &NewAudit) -> StoreResult<()> {
+    sqlx::query(INSERT_AUDIT)
+        .bind(audit.actor_id)
+        .bind(&audit.action)
+        .bind(&audit.entity_type)
+        .bind(&audit.entity_id)
+        .bind(audit.before.as_ref().map(Json))
+        .bind(audit.after.as_ref().map(Json))
+        .bind(now())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Appends communications after the ticket's current `last_seq`; the caller holds the ticket's lock.
+async fn append_communications(
+    conn: &mut SqliteConnection,
+    ticket_id: Uuid,
+    append: &[NewCommunication],
+) -> StoreResult<Vec<Communication>> {
+    if append.is_empty() {
+        return Ok(Vec::new());
+    }
+    let count = i64::try_from(append.len()).map_err(|e| StoreError::Other(e.to_string()))?;
+    let last: i64 = sqlx::query_scalar(RESERVE_SEQ).bind(ticket_id).bind(count).fetch_one(&mut *conn).await?;
+    let mut stored = Vec::with_capacity(append.len());
+    for (seq, new) in (last - count + 1..).zip(append) {
+        sqlx::query(INSERT_COMMUNICATION)
+            .bind(new.id)
+            .bind(ticket_id)
+            .bind(seq)
+            .bind(new.sender_id)
+            .bind(new.sender_type.as_str())
+            .bind(new.kind.as_str())
+            .bind(&new.content)
+            .bind(new.created_at)
+            .execute(&mut *conn)
+            .await?;
+        stored.push(Communication {
+            id: new.id,
+            ticket_id,
+            seq,
+            sender_id: new.sender_id,
+            sender_type: new.sender_type,
+            kind: new.kind,
+            content: new.content.clone(),
+            attachments: Vec::new(),
+            created_at: new.created_at,
+            read_at: None,
+        });
+    }
+    Ok(stored)
+}
+
+/// No row lock here: the single writer connection already serialises changes.
+async fn fetch_ticket(conn: &mut SqliteConnection, id: Uuid) -> StoreResult<Ticket> {
+    let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1 AND deleted_at IS NULL");
+    let row: TicketRow = sqlx::query_as(&sql).bind(id).fetch_one(conn).await?;
+    row.try_into()
+}
+
+async fn fetch_agent(pool: &SqlitePool, column: &str, id: Uuid) -> StoreResult<Agent> {
+    let sql = format!("{AGENT_SELECT} WHERE a.{column} = $1");
+    let row: AgentRow = sqlx::query_as(&sql).bind(id).fetch_one(pool).await?;
+    row.try_into()
+}
+
+async fn insert_user(conn: &mut SqliteConnection, user: &NewUser) -> StoreResult<()> {
+    let at = now();
+    sqlx::query(
+        "INSERT INTO users (id, email, full_name, role, password_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+    )
+    .bind(user.id)
+    .bind(&user.email)
+    .bind(&user.full_name)
+    .bind(user.role.as_str())
+    .bind(&user.password_hash)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn push_ticket_filters(query: &mut QueryBuilder<'_, Sqlite>, filter: &TicketFilter) {
+    query.push(" WHERE deleted_at IS NULL");
+    if let Some(status) = filter.status {
+        query.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(priority) = filter.priority {
+        query.push(" AND priority = ").push_bind(priority.as_str());
+    }
+    if let Some(category) = filter.category {
+        query.push(" AND category = ").push_bind(category.as_str());
+    }
+    if let Some(agent) = filter.assigned_agent_id {
+        query.push(" AND assigned_agent_id = ").push_bind(agent);
+    }
+    if filter.unassigned {
+        query.push(" AND assigned_agent_id IS NULL");
+    }
+    if let Some(customer) = filter.customer_id {
+        query.push(" AND customer_id = ").push_bind(customer);
+    }
+    if let Some(from) = filter.from {
+        query.push(" AND created_at >= ").push_bind(from);
+    }
+    if let Some(to) = filter.to {
+        query.push(" AND created_at < ").push_bind(to);
+    }
+    if let Some(q) = &filter.q {
+        let pattern = format!("%{}%", like_escape(q));
+        query
+            .push(" AND (subject LIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\' OR description LIKE ")
+            .push_bind(pattern)
+            .push(" ESCAPE '\\'");
+        if let Some(number) = crate::domain::ticket::parse_ticket_number(q) {
+            query.push(" OR number = ").push_bind(number);
+        }
+        query.push(")");
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend_name(&self) -> &'static str {
+        "SQLite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
+    }
+
+    async fn create_user(&self, user: NewUser, audit: Option<NewAudit>) -> StoreResult<User> {
+        let mut tx = self.pool.begin().await?;
+        insert_user(&mut tx, &user).await?;
+        if let Some(audit) = &audit {
+            insert_audit(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
+        self.user_by_id(user.id).await
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<User> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let row: UserRow = sqlx::query_as(&sql).bind(id).fetch_one(&self.readers).await?;
+        row.try_into()
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<User> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
+        let row: UserRow = sqlx::query_as(&sql).bind(email).fetch_one(&self.readers).await?;
+        row.try_into()
+    }
+
+    async fn count_users(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.readers).await?)
+    }
+
+    async fn insert_refresh_token(&self, token: RefreshToken, token_hash: &[u8]) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(token.id)
+        .bind(token.user_id)
+        .bind(token.family_id)
+        .bind(token_hash)
+        .bind(token.expires_at)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        token_hash: &[u8],
+        successor: RefreshToken,
+        successor_hash: &[u8],
+    ) -> StoreResult<RefreshToken> {
+        let mut tx = self.pool.begin().await?;
+        let sql = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE");
+        let row: RefreshRow = sqlx::query_as(&sql).bind(token_hash).fetch_one(&mut *tx).await?;
+        let used = RefreshToken::from(row);
+        if used.revoked || used.expires_at <= now() {
+            // Nothing to rotate; the caller decides what a replay means.
+            return Ok(used);
+        }
+        sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE id = $1")
+            .bind(used.id)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(successor.id)
+        .bind(successor.user_id)
+        .bind(successor.family_id)
+        .bind(successor_hash)
+        .bind(successor.expires_at)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(used)
+    }
+
+    async fn revoke_refresh_family(&self, family_id: Uuid) -> StoreResult<()> {
+        sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")
+            .bind(family_id)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn refresh_token_by_hash(&self, token_hash: &[u8]) -> StoreResult<RefreshToken> {
+        let sql = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
+        let row: RefreshRow = sqlx::query_as(&sql).bind(token_hash).fetch_one(&self.readers).await?;
+        Ok(row.into())
+    }
+
+    async fn create_agent(&self, user: NewUser, agent: NewAgent, audit: NewAudit) -> StoreResult<Agent> {
+        let mut tx = self.pool.begin().await?;
+        insert_user(&mut tx, &user).await?;
+        let at = now();
+        let skills: Vec<&str> = agent.skills.iter().map(|s| s.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO support_agents (id, user_id, level, skills, languages, status, max_concurrent_tickets, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        )
+        .bind(agent.id)
+        .bind(user.id)
+        .bind(agent.level.as_str())
+        .bind(Json(&skills))
+        .bind(Json(&agent.languages))
+        .bind(agent.status.as_str())
+        .bind(agent.max_concurrent_tickets)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        self.agent_by_id(agent.id).await
+    }
+
+    async fn agent_by_id(&self, id: Uuid) -> StoreResult<Agent> {
+        fetch_agent(&self.readers, "id", id).await
+    }
+
+    async fn agent_by_user_id(&self, user_id: Uuid) -> StoreResult<Agent> {
+        fetch_agent(&self.readers, "user_id", user_id).await
+    }
+
+    async fn list_agents(&self, page: PageRequest<()>) -> StoreResult<Page<Agent>> {
+        let sql = format!("{AGENT_SELECT} ORDER BY u.full_name, a.id LIMIT $1 OFFSET $2");
+        let rows: Vec<AgentRow> =
+            sqlx::query_as(&sql).bind(i64::from(page.size)).bind(page.offset()).fetch_all(&self.readers).await?;
+        let total = sqlx::query_scalar("SELECT COUNT(*) FROM support_agents").fetch_one(&self.readers).await?;
+        Ok(Page { items: convert(rows)?, total })
+    }
+
+    async fn create_ticket(
+        &self,
+        ticket: NewTicket,
+        append: Vec<NewCommunication>,
+        audit: Option<NewAudit>,
+    ) -> StoreResult<(Ticket, Vec<Communication>)> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO tickets (id, number, subject, description, status, priority, priority_rank, category, tags, \
+             customer_id, assigned_agent_id, created_at, updated_at, sla_due_at) \
+             VALUES ($1, (SELECT COALESCE(MAX(number), 1000) + 1 FROM tickets), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)",
+        )
+        .bind(ticket.id)
+        .bind(&ticket.subject)
+        .bind(&ticket.description)
+        .bind(ticket.status.as_str())
+        .bind(ticket.priority.as_str())
+        .bind(ticket.priority.rank())
+        .bind(ticket.category.as_str())
+        .bind(Json(&ticket.tags))
+        .bind(ticket.customer_id)
+        .bind(ticket.assigned_agent_id)
+        .bind(ticket.created_at)
+        .bind(ticket.sla_due_at)
+        .execute(&mut *tx)
+        .await?;
+        let communications = append_communications(&mut tx, ticket.id, &append).await?;
+        if let Some(audit) = &audit {
+            insert_audit(&mut tx, audit).await?;
+        }
+        let stored = fetch_ticket(&mut tx, ticket.id).await?;
+        tx.commit().await?;
+        Ok((stored, communications))
+    }
+
+    async fn ticket_by_id(&self, id: Uuid) -> StoreResult<Ticket> {
+        let mut conn = self.readers.acquire().await?;
+        fetch_ticket(&mut conn, id).await
+    }
+
+    async fn list_tickets(&self, filter: &TicketFilter, page: PageRequest<TicketSort>) -> StoreResult<Page<Ticket>> {
+        let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {TICKET_COLUMNS} FROM tickets"));
+        push_ticket_filters(&mut query, filter);
+        let direction = if page.descending { "DESC" } else { "ASC" };
+        query
+            .push(format!(" ORDER BY {} {direction}, number {direction} LIMIT ", page.sort.column()))
+            .push_bind(i64::from(page.size))
+            .push(" OFFSET ")
+            .push_bind(page.offset());
+        let rows: Vec<TicketRow> = query.build_query_as().fetch_all(&self.readers).await?;
+
+        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM tickets");
+        push_ticket_filters(&mut count, filter);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.readers).await?;
+        Ok(Page { items: convert(rows)?, total })
+    }
+
+    async fn change_ticket(&self, id: Uuid, decide: TicketChangeFn) -> StoreResult<(Ticket, Vec<Communication>)> {
+        let mut tx = self.pool.begin().await?;
+        let current = fetch_ticket(&mut tx, id).await?;
+        let change = decide(&current).map_err(StoreError::Rejected)?;
+        let t = &change.ticket;
+        sqlx::query(UPDATE_TICKET)
+            .bind(id)
+            .bind(&t.subject)
+            .bind(&t.description)
+            .bind(t.status.as_str())
+            .bind(t.priority.as_str())
+            .bind(t.priority.rank())
+            .bind(t.category.as_str())
+            .bind(Json(&t.tags))
+            .bind(t.assigned_agent_id)
+            .bind(t.updated_at)
+            .bind(t.first_response_at)
+            .bind(t.resolved_at)
+            .bind(t.sla_due_at)
+            .bind(t.escalation_level)
+            .bind(t.satisfaction_rating)
+            .bind(t.sentiment)
+            .execute(&mut *tx)
+            .await?;
+        let communications = append_communications(&mut tx, id, &change.append).await?;
+        if let Some(audit) = &change.audit {
+            insert_audit(&mut tx, audit).await?;
+        }
+        let stored = fetch_ticket(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok((stored, communications))
+    }
+
+    async fn delete_ticket(&self, id: Uuid, audit: NewAudit) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE tickets SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL")
+            .bind(id)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_communications(
+        &self,
+        ticket_id: Uuid,
+        after: i64,
+        limit: u32,
+        include_internal: bool,
+    ) -> StoreResult<Vec<Communication>> {
+        let sql = format!(
+            "SELECT {COMMUNICATION_COLUMNS} FROM communications WHERE ticket_id = $1 AND seq > $2 \
+             AND ($3 OR type <> 'INTERNAL_NOTE') ORDER BY seq LIMIT $4"
+        );
+        let rows: Vec<CommunicationRow> = sqlx::query_as(&sql)
+            .bind(ticket_id)
+            .bind(after)
+            .bind(include_internal)
+            .bind(i64::from(limit))
+            .fetch_all(&self.readers)
+            .await?;
+        convert(rows)
+    }
+}
