@@ -234,7 +234,7 @@ impl Store for SqliteStore {
         successor_hash: &[u8],
     ) -> StoreResult<RefreshToken> {
         let mut tx = self.pool.begin().await?;
-        let sql = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE");
+        let sql = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
         let row: RefreshRow = sqlx::query_as(&sql).bind(token_hash).fetch_one(&mut *tx).await?;
         let used = RefreshToken::from(row);
         if used.revoked || used.expires_at <= now() {

@@ -1,0 +1,59 @@
+//! Health, info and the API documentation.
+
+use reqwest::Method;
+
+use crate::helpers::TestApp;
+use crate::on_both_backends;
+
+on_both_backends!(health_reports_the_database, openapi_documents_every_endpoint);
+
+async fn health_reports_the_database(app: TestApp) {
+    let live = app.request(Method::GET, "/api/health", None, None).await;
+    assert_eq!(live.status, 200);
+    assert_eq!(live.body["status"], "UP");
+    let health = app.request(Method::GET, "/actuator/health", None, None).await;
+    assert_eq!(health.status, 200);
+    assert_eq!(health.body["status"], "UP");
+    assert_eq!(health.body["components"]["db"]["status"], "UP");
+    let expected = match app.backend {
+        crate::helpers::Backend::Sqlite => "SQLite",
+        crate::helpers::Backend::Postgres => "PostgreSQL",
+    };
+    assert_eq!(health.body["components"]["db"]["details"]["database"], expected);
+    let info = app.request(Method::GET, "/actuator/info", None, None).await;
+    assert_eq!(info.body["app"]["name"], "alphintra-support");
+    assert!(health.headers.contains_key("x-request-id"));
+}
+
+async fn openapi_documents_every_endpoint(app: TestApp) {
+    let doc = app.request(Method::GET, "/v3/api-docs", None, None).await;
+    assert_eq!(doc.status, 200);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = doc.body["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/tickets", &["get", "post"][..]),
+        ("/tickets/{id}", &["get", "put", "delete"][..]),
+        ("/tickets/{id}/communications", &["get", "post"][..]),
+        ("/tickets/{id}/assign", &["post"][..]),
+        ("/agents", &["get", "post"][..]),
+        ("/agents/{id}", &["get"][..]),
+        ("/auth/register", &["post"][..]),
+        ("/auth/login", &["post"][..]),
+        ("/auth/refresh", &["post"][..]),
+        ("/auth/logout", &["post"][..]),
+        ("/auth/me", &["get"][..]),
+        ("/actuator/health", &["get"][..]),
+    ] {
+        for method in methods {
+            assert!(paths.get(path).and_then(|p| p.get(*method)).is_some(), "{method} {path} is documented");
+        }
+    }
+    assert!(doc.body["components"]["schemas"]["Problem"].is_object());
+
+    // Interactive docs are served from the binary: no CDN.
+    let redirect = app.client.get(app.url("/swagger-ui.html")).send().await.unwrap();
+    assert_eq!(redirect.status(), 200, "redirect followed to the UI");
+    let html = redirect.text().await.unwrap();
+    assert!(html.contains("swagger"), "Swagger UI page");
+    assert!(!html.contains("https://"), "no external assets");
+}

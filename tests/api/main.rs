@@ -1,0 +1,11 @@
+//! Integration tests: the real service on a random port, driven over HTTP, on SQLite and on
+//! PostgreSQL. All compiled as one binary so the build links once.
+
+mod helpers;
+
+mod agents;
+mod auth;
+mod communications;
+mod errors;
+mod health;
+mod tickets;
