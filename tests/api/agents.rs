@@ -45,7 +45,11 @@ async fn supervisors_onboard_agents_and_staff_list_them(app: TestApp) {
     app.get("/agents/not-a-uuid", &priya.token).await.problem(404);
 
     let duplicate = app
-        .post("/agents", &supervisor.token, json!({ "fullName": "Copy", "email": "priya@alphintra.test", "password": "agent-pass-1" }))
+        .post(
+            "/agents",
+            &supervisor.token,
+            json!({ "fullName": "Copy", "email": "priya@alphintra.test", "password": "agent-pass-1" }),
+        )
         .await;
     duplicate.problem(409);
     // Only admins appoint supervisors.
@@ -81,7 +85,11 @@ async fn agent_creation_is_validated(app: TestApp) {
     fields.sort();
     assert_eq!(fields, vec!["email", "fullName", "languages", "maxConcurrentTickets", "password", "role"]);
     let bad_skill = app
-        .post("/agents", &admin.token, json!({ "fullName": "A", "email": "a@alphintra.test", "password": "agent-pass-1", "skills": ["COOKING"] }))
+        .post(
+            "/agents",
+            &admin.token,
+            json!({ "fullName": "A", "email": "a@alphintra.test", "password": "agent-pass-1", "skills": ["COOKING"] }),
+        )
         .await;
     bad_skill.problem(400);
     assert_eq!(bad_skill.error_fields(), vec!["skills[0]"]);

@@ -31,7 +31,11 @@ async fn conversation_with_internal_notes_hidden_from_the_customer(app: TestApp)
     assert_eq!(mine.body["type"], "MESSAGE");
 
     let note = app
-        .post(&path, &agent.token, json!({ "content": "Compliance hold - do not promise a date", "type": "INTERNAL_NOTE" }))
+        .post(
+            &path,
+            &agent.token,
+            json!({ "content": "Compliance hold - do not promise a date", "type": "INTERNAL_NOTE" }),
+        )
         .await;
     assert_eq!(note.status, 201);
     assert_eq!(note.body["type"], "INTERNAL_NOTE");
@@ -122,7 +126,8 @@ async fn concurrent_posts_get_gap_free_seq(app: TestApp) {
     let seqs: Vec<i64> = all.body.as_array().unwrap().iter().map(|c| c["seq"].as_i64().unwrap()).collect();
     let expected: Vec<i64> = (1..=seqs.len() as i64).collect();
     assert_eq!(seqs, expected, "seq is gap-free and ordered");
-    let bursts = all.body.as_array().unwrap().iter().filter(|c| c["content"].as_str().unwrap().starts_with("burst")).count();
+    let bursts =
+        all.body.as_array().unwrap().iter().filter(|c| c["content"].as_str().unwrap().starts_with("burst")).count();
     assert_eq!(bursts, posts);
     assert!(acknowledged.iter().all(|seq| seqs.contains(seq)));
 }
@@ -132,7 +137,8 @@ async fn closed_tickets_take_no_messages(app: TestApp) {
     let ticket = app.ticket(&customer, "Done").await;
     let id = ticket["id"].as_str().unwrap();
     app.put(&format!("/tickets/{id}"), &customer.token, json!({ "status": "CLOSED" })).await;
-    let reply = app.post(&format!("/tickets/{id}/communications"), &customer.token, json!({ "content": "one more" })).await;
+    let reply =
+        app.post(&format!("/tickets/{id}/communications"), &customer.token, json!({ "content": "one more" })).await;
     reply.problem(409);
 }
 

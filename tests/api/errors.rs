@@ -19,12 +19,15 @@ async fn malformed_requests_get_problem_responses(app: TestApp) {
     assert!(bad_json.problem(400)["detail"].as_str().unwrap().contains("not valid JSON"));
     let not_object = TestApp::reply(send(b"[1,2,3]".to_vec(), "application/json").await.unwrap()).await;
     not_object.problem(400);
-    let wrong_type = TestApp::reply(send(br#"{"subject": ["a"], "description": "x"}"#.to_vec(), "application/json").await.unwrap()).await;
+    let wrong_type =
+        TestApp::reply(send(br#"{"subject": ["a"], "description": "x"}"#.to_vec(), "application/json").await.unwrap())
+            .await;
     wrong_type.problem(400);
     assert_eq!(wrong_type.error_fields(), vec!["subject"]);
     let text = TestApp::reply(send(b"subject=hi".to_vec(), "application/x-www-form-urlencoded").await.unwrap()).await;
     text.problem(415);
-    let invalid_utf8 = TestApp::reply(send(b"{\"subject\": \"\xff\xfe\"}".to_vec(), "application/json").await.unwrap()).await;
+    let invalid_utf8 =
+        TestApp::reply(send(b"{\"subject\": \"\xff\xfe\"}".to_vec(), "application/json").await.unwrap()).await;
     invalid_utf8.problem(400);
 
     // The test server accepts bodies up to 64 KiB.
@@ -40,7 +43,11 @@ async fn malformed_requests_get_problem_responses(app: TestApp) {
     assert!(unknown_enum.body["errors"][0]["message"].as_str().unwrap().contains("URGENT"), "names the allowed values");
 
     let long = app
-        .post("/tickets", &customer.token, json!({ "subject": "s".repeat(201), "description": "d".repeat(10_001), "tags": ["ok", "not ok"] }))
+        .post(
+            "/tickets",
+            &customer.token,
+            json!({ "subject": "s".repeat(201), "description": "d".repeat(10_001), "tags": ["ok", "not ok"] }),
+        )
         .await;
     long.problem(400);
     let mut fields = long.error_fields();
@@ -64,7 +71,8 @@ async fn invalid_tickets_write_nothing(app: TestApp) {
     let ticket = app.ticket(&customer, "Atomic update").await;
     let path = format!("/tickets/{}", ticket["id"].as_str().unwrap());
     // One bad field spoils the whole update: nothing of it is applied.
-    let reply = app.put(&path, &agent.token, json!({ "priority": "URGENT", "subject": "", "escalationLevel": 9 })).await;
+    let reply =
+        app.put(&path, &agent.token, json!({ "priority": "URGENT", "subject": "", "escalationLevel": 9 })).await;
     reply.problem(400);
     let mut fields = reply.error_fields();
     fields.sort();

@@ -69,7 +69,9 @@ impl Drop for PgDatabase {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             runtime.block_on(async {
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn).await;
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
                 }
             });
         })
@@ -150,6 +152,11 @@ impl Reply {
 impl TestApp {
     /// Starts the service on a fresh database; `None` (with a SKIPPED line) if the backend is absent.
     pub async fn spawn(backend: Backend, test: &str) -> Option<TestApp> {
+        Self::spawn_with(backend, test, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], with a chance to adjust the configuration first.
+    pub async fn spawn_with(backend: Backend, test: &str, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
         let data_dir = tempdir::TempDir::new();
         let mut config = Config::for_tests(data_dir.0.clone());
         let (database_url, pg) = match backend {
@@ -167,7 +174,10 @@ impl TestApp {
                     }
                 };
                 let name = format!("alphintra_test_{}", Uuid::new_v4().simple());
-                sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut admin).await.expect("create test database");
+                sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create test database");
                 let url = match admin_url.rsplit_once('/') {
                     Some((server, _)) => format!("{server}/{name}"),
                     None => panic!("TEST_DATABASE_URL must name a database"),
@@ -184,6 +194,7 @@ impl TestApp {
         config.demo = false;
         config.db_max_connections = 5;
         config.max_body_bytes = 64 * 1024;
+        adjust(&mut config);
 
         let state = alphintra_support::app::build_state(config).await.expect("service starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -272,8 +283,9 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Session {
-        let reply =
-            self.request(Method::POST, "/auth/login", None, Some(json!({ "email": email, "password": password }))).await;
+        let reply = self
+            .request(Method::POST, "/auth/login", None, Some(json!({ "email": email, "password": password })))
+            .await;
         assert_eq!(reply.status, 200, "login {email}: {}", reply.body);
         Self::session(&reply.body)
     }

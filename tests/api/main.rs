@@ -7,5 +7,6 @@ mod agents;
 mod auth;
 mod communications;
 mod errors;
+mod external_tokens;
 mod health;
 mod tickets;

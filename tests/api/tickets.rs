@@ -145,12 +145,20 @@ async fn staff_opens_a_ticket_for_a_customer(app: TestApp) {
     assert_eq!(app.get(&format!("/tickets/{}", reply.body["id"].as_str().unwrap()), &customer.token).await.status, 200);
 
     let sneaky = app
-        .post("/tickets", &other.token, json!({ "subject": "On your behalf", "description": "x", "customerId": customer.id }))
+        .post(
+            "/tickets",
+            &other.token,
+            json!({ "subject": "On your behalf", "description": "x", "customerId": customer.id }),
+        )
         .await;
     sneaky.problem(403);
     let (_, agent_id) = app.agent().await;
     let for_staff = app
-        .post("/tickets", &agent.token, json!({ "subject": "For an agent", "description": "x", "customerId": agent_id }))
+        .post(
+            "/tickets",
+            &agent.token,
+            json!({ "subject": "For an agent", "description": "x", "customerId": agent_id }),
+        )
         .await;
     for_staff.problem(400);
 }
