@@ -25,6 +25,9 @@ use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
 use crate::domain::user::Role;
 use crate::error::{problem_response, PROBLEM_JSON};
+use crate::realtime::broker::{Broker, BrokerLimits};
+use crate::realtime::redis_bus::RedisBus;
+use crate::realtime::session::SessionSettings;
 use crate::store::{self, NewAudit, NewUser, Store, StoreError};
 
 pub const API_BASE: &str = "/api/customer-support";
@@ -39,6 +42,9 @@ pub struct AppState {
     /// Verified against for unknown e-mails so failed logins take the same time either way.
     pub decoy_hash: Arc<str>,
     pub started: Instant,
+    /// The STOMP broker's subscription registry and fan-out.
+    pub broker: Arc<Broker>,
+    pub session_settings: SessionSettings,
 }
 
 /// The whole HTTP surface.
@@ -49,6 +55,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = usize::try_from(state.config.max_body_bytes).unwrap_or(usize::MAX);
     Router::new()
         .nest(API_BASE, api::router())
+        .merge(crate::realtime::ws::router())
         .route("/api/health", get(api::health::liveness))
         .route(
             &format!("{API_BASE}/swagger-ui.html"),
@@ -123,7 +130,24 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         crate::demo::seed_if_empty(store.as_ref()).await?;
     }
     bootstrap_admin(store.as_ref(), &config).await?;
+    let broker = Broker::new(BrokerLimits {
+        max_connections: usize::try_from(config.max_ws_connections).unwrap_or(usize::MAX),
+        max_subscriptions: usize::try_from(config.stomp_max_subscriptions).unwrap_or(usize::MAX),
+        outbound_queue: usize::try_from(config.stomp_outbound_queue).unwrap_or(usize::MAX),
+    });
+    if let Some(url) = &config.redis_url {
+        let channel = format!("{}:stomp", config.redis_prefix);
+        broker.attach_remote(RedisBus::start(url, channel, Arc::downgrade(&broker), broker.instance_id)?);
+    }
+    let session_settings = SessionSettings {
+        heartbeat: Duration::from_millis(config.stomp_heartbeat_ms),
+        max_frame_bytes: usize::try_from(config.stomp_max_frame_bytes).unwrap_or(65_536),
+        connect_timeout: Duration::from_secs(10),
+        write_timeout: Duration::from_secs(10),
+    };
     Ok(AppState {
+        broker,
+        session_settings,
         store,
         tokens: Arc::new(tokens),
         throttle: Arc::new(LoginThrottle::new(config.login_max_failures)),
@@ -172,12 +196,29 @@ async fn bootstrap_admin(store: &dyn Store, config: &Config) -> anyhow::Result<(
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
+    ws_listener: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let broker = state.broker.clone();
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    if let Some(ws_listener) = ws_listener {
+        // The same service on the WebSocket port, for deployments that route WebSocket separately.
+        let mut stop = broker.shutdown_signal();
+        let ws_app = app.clone();
+        tokio::spawn(async move {
+            let served = axum::serve(ws_listener, ws_app).with_graceful_shutdown(async move {
+                let _ = stop.changed().await;
+            });
+            if let Err(error) = served.await {
+                tracing::error!(%error, "WebSocket listener failed");
+            }
+        });
+    }
     let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
+        // STOMP sessions get an ERROR frame and close, so clients reconnect to another instance.
+        broker.shut_down();
         let _ = drained_tx.send(());
     });
     tokio::select! {

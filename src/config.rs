@@ -19,7 +19,7 @@ pub struct Config {
     #[arg(long, env = "PORT", default_value_t = 8010)]
     pub port: u16,
 
-    /// Optional second port serving only the WebSocket endpoints (/ws, /ws/support).
+    /// Optional second port serving the WebSocket endpoints (/ws, /ws/support) too.
     #[arg(long, env = "WS_PORT")]
     pub ws_port: Option<u16>,
 
@@ -78,6 +78,30 @@ pub struct Config {
     /// Failed logins (per account and client address) before login is throttled for 15 minutes.
     #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub login_max_failures: u32,
+
+    /// Prefix of every Redis key and channel, so several deployments (or tests) can share one Redis.
+    #[arg(long, env = "REDIS_PREFIX", default_value = "alphintra-support")]
+    pub redis_prefix: String,
+
+    /// STOMP heart-beat interval offered to and asked of clients, in milliseconds (0 disables).
+    #[arg(long, env = "STOMP_HEARTBEAT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    pub stomp_heartbeat_ms: u64,
+
+    /// Largest STOMP frame accepted from a client, in bytes.
+    #[arg(long, env = "STOMP_MAX_FRAME_BYTES", default_value_t = 65_536, value_parser = clap::value_parser!(u64).range(1024..=1_048_576))]
+    pub stomp_max_frame_bytes: u64,
+
+    /// Messages queued for one client before it is disconnected as a slow consumer.
+    #[arg(long, env = "STOMP_OUTBOUND_QUEUE", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub stomp_outbound_queue: u64,
+
+    /// Subscriptions allowed per STOMP connection.
+    #[arg(long, env = "STOMP_MAX_SUBSCRIPTIONS", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub stomp_max_subscriptions: u64,
+
+    /// Concurrent WebSocket connections accepted by this instance.
+    #[arg(long, env = "MAX_WS_CONNECTIONS", default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_ws_connections: u64,
 
     /// Load demo data (customers, agents, tickets, conversations) into an empty database.
     #[arg(long = "demo", env = "SEED_DEMO")]

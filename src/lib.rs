@@ -16,12 +16,23 @@ use tokio::net::TcpListener;
 /// Binds the configured address, prepares the service and serves until SIGINT/SIGTERM.
 pub async fn run(config: config::Config) -> anyhow::Result<()> {
     let address = std::net::SocketAddr::new(config.host, config.port);
+    let ws_address = config.ws_port.map(|port| std::net::SocketAddr::new(config.host, port));
     let state = app::build_state(config).await?;
     let listener = TcpListener::bind(address).await.map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
+    let ws_listener = match ws_address {
+        Some(ws_address) => {
+            let bound = TcpListener::bind(ws_address)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on WS_PORT {ws_address}: {e}"))?;
+            tracing::info!("STOMP over WebSocket also on ws://{ws_address}/ws");
+            Some(bound)
+        }
+        None => None,
+    };
     tracing::info!(
         "Alphintra Support listening on http://{address} (database: {}); API docs at {}/swagger-ui.html",
         state.store.backend_name(),
         app::API_BASE
     );
-    app::serve(state, listener, app::shutdown_signal()).await
+    app::serve(state, listener, ws_listener, app::shutdown_signal()).await
 }

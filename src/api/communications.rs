@@ -17,6 +17,7 @@ use crate::domain::ticket::{CommunicationType, SenderType};
 use crate::domain::validate::{self, Errors, FieldError};
 use crate::domain::workflow;
 use crate::error::{ApiResult, AppError, Problem};
+use crate::realtime::events;
 use crate::store::{now, Communication};
 
 pub fn router() -> Router<AppState> {
@@ -141,19 +142,35 @@ pub async fn post_communication(
     Path(id): Path<String>,
     ApiJson(request): ApiJson<PostCommunicationRequest>,
 ) -> ApiResult<(StatusCode, Json<CommunicationDto>)> {
-    let content = validate::text("content", &request.content, 1, 10_000).map_err(|e| AppError::Validation(vec![e]))?;
     let kind = request.kind.unwrap_or(CommunicationType::Message);
-    let ticket = ticket_for(&state, &user, &id).await?;
-    let actor = actor_for(&state, &user).await?;
+    let stored = post_message(&state, &user, &id, kind, &request.content).await?;
+    Ok((StatusCode::CREATED, Json(stored.into())))
+}
+
+/// Stores a message or note with its side effects, then broadcasts it and the events it caused.
+/// The one path for REST and STOMP, so both validate, store and broadcast identically.
+pub async fn post_message(
+    state: &AppState,
+    user: &AuthUser,
+    ticket_id: &str,
+    kind: CommunicationType,
+    content: &str,
+) -> ApiResult<Communication> {
+    let content = validate::text("content", content, 1, 10_000).map_err(|e| AppError::Validation(vec![e]))?;
+    let ticket = ticket_for(state, user, ticket_id).await?;
+    let actor = actor_for(state, user).await?;
     let at = now();
-    let (_, appended) = state
+    let (after, appended) = state
         .store
         .change_ticket(ticket.id, Box::new(move |current| workflow::plan_message(current, kind, content, &actor, at)))
         .await?;
+    events::communications_added(&state.broker, &appended);
+    if after.status != ticket.status || after.assigned_agent_id != ticket.assigned_agent_id {
+        events::ticket_changed(&state.broker, &ticket, &after, None);
+    }
     // The workflow appends the message first, then the events it caused.
-    let stored = appended
+    appended
         .into_iter()
         .next()
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored message missing from the change")))?;
-    Ok((StatusCode::CREATED, Json(stored.into())))
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored message missing from the change")))
 }

@@ -42,13 +42,22 @@ pub async fn actuator_health(State(state): State<AppState>) -> (StatusCode, Json
         }),
     };
     let up = db["status"] == "UP";
-    let body = json!({
-        "status": if up { "UP" } else { "DOWN" },
-        "components": {
-            "db": db,
-            "broker": { "status": "UP", "details": { "mode": "in-process" } },
-        }
+    let broker = &state.broker;
+    let mut components = json!({
+        "db": db,
+        "broker": { "status": "UP", "details": {
+            "mode": if broker.remote().is_some() { "redis" } else { "in-process" },
+            "connections": broker.connection_count(),
+        } },
     });
+    if let Some(remote) = broker.remote() {
+        // Redis down degrades fan-out across instances; this instance keeps serving.
+        components["redis"] = json!({
+            "status": if remote.is_connected() { "UP" } else { "DOWN" },
+            "details": { "publishErrors": remote.errors.load(std::sync::atomic::Ordering::Relaxed) },
+        });
+    }
+    let body = json!({ "status": if up { "UP" } else { "DOWN" }, "components": components });
     (if up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }
 

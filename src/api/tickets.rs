@@ -21,6 +21,7 @@ use crate::domain::user::Role;
 use crate::domain::validate::{self, Errors, FieldError};
 use crate::domain::workflow::{self, TicketEdit};
 use crate::error::{ApiResult, AppError, Problem};
+use crate::realtime::events;
 use crate::store::{now, NewAudit, NewTicket, Ticket, TicketFilter, TicketSort};
 
 pub fn router() -> Router<AppState> {
@@ -266,6 +267,7 @@ pub async fn create_ticket(
         after: Some(serde_json::json!({ "priority": priority, "customerId": customer_id })),
     };
     let (ticket, _) = state.store.create_ticket(ticket, Vec::new(), Some(audit)).await?;
+    events::ticket_created(&state.broker, &ticket);
     let location = format!("/api/customer-support/tickets/{}", ticket.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(TicketDto::from(ticket))))
 }
@@ -319,9 +321,9 @@ pub struct UpdateTicketRequest {
 async fn edit_ticket(state: &AppState, user: &AuthUser, id: &str, edit: TicketEdit) -> ApiResult<Ticket> {
     let ticket = ticket_for(state, user, id).await?;
     let actor = actor_for(state, user).await?;
-    let assignee_name = match edit.assigned_agent_id {
+    let assignee = match edit.assigned_agent_id {
         Some(Some(agent_id)) => match state.store.agent_by_id(agent_id).await {
-            Ok(agent) => Some(agent.full_name),
+            Ok(agent) => Some(agent),
             Err(crate::store::StoreError::NotFound) => {
                 return Err(AppError::field("assignedAgentId", "no agent with this id"))
             }
@@ -329,15 +331,18 @@ async fn edit_ticket(state: &AppState, user: &AuthUser, id: &str, edit: TicketEd
         },
         _ => None,
     };
+    let assignee_name = assignee.as_ref().map(|a| a.full_name.clone());
     let at = now();
-    let (ticket, _) = state
+    let (after, appended) = state
         .store
         .change_ticket(
             ticket.id,
             Box::new(move |current| workflow::plan_edit(current, edit, &actor, assignee_name, at)),
         )
         .await?;
-    Ok(ticket)
+    events::communications_added(&state.broker, &appended);
+    events::ticket_changed(&state.broker, &ticket, &after, assignee.map(|a| a.user_id));
+    Ok(after)
 }
 
 /// Update a ticket (partial). Status changes follow the transition table (409 otherwise).

@@ -200,7 +200,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("address").port();
         let (shutdown, stop) = oneshot::channel::<()>();
-        tokio::spawn(alphintra_support::app::serve(state, listener, async {
+        tokio::spawn(alphintra_support::app::serve(state, listener, None, async {
             let _ = stop.await;
         }));
         Some(TestApp {

@@ -9,4 +9,6 @@ mod communications;
 mod errors;
 mod external_tokens;
 mod health;
+mod stomp;
+mod stomp_client;
 mod tickets;
