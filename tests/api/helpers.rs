@@ -45,7 +45,7 @@ macro_rules! on_both_backends {
     };
 }
 
-fn require_all_backends() -> bool {
+pub fn require_all_backends() -> bool {
     std::env::var("REQUIRE_ALL_BACKENDS").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
 }
 
@@ -86,7 +86,7 @@ pub struct TestApp {
     pub database_url: String,
     _data_dir: Option<tempdir::TempDir>,
     _pg: Option<PgDatabase>,
-    _shutdown: oneshot::Sender<()>,
+    shutdown: Option<oneshot::Sender<()>>,
 }
 
 mod tempdir {
@@ -186,6 +186,20 @@ impl TestApp {
             }
         };
         config.database_url = Some(database_url.clone());
+        let mut app = Self::start(config, backend, database_url, adjust).await;
+        app._data_dir = Some(data_dir);
+        app._pg = pg;
+        Some(app)
+    }
+
+    /// Starts the service with test defaults on `database_url`.
+    async fn start(
+        mut config: Config,
+        backend: Backend,
+        database_url: String,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        config.database_url = Some(database_url.clone());
         config.jwt_secret = Some(JWT_SECRET.into());
         config.admin_email = Some(ADMIN_EMAIL.into());
         config.admin_password = Some(ADMIN_PASSWORD.into());
@@ -203,15 +217,41 @@ impl TestApp {
         tokio::spawn(alphintra_support::app::serve(state, listener, None, async {
             let _ = stop.await;
         }));
-        Some(TestApp {
+        TestApp {
             base: format!("http://127.0.0.1:{port}"),
             backend,
             client: reqwest::Client::new(),
             database_url,
-            _data_dir: Some(data_dir),
-            _pg: pg,
-            _shutdown: shutdown,
-        })
+            _data_dir: None,
+            _pg: None,
+            shutdown: Some(shutdown),
+        }
+    }
+
+    /// A client for a server started elsewhere in the test (no database of its own to clean up).
+    pub fn attach(base: String) -> TestApp {
+        TestApp {
+            base,
+            backend: Backend::Sqlite,
+            client: reqwest::Client::new(),
+            database_url: String::new(),
+            _data_dir: None,
+            _pg: None,
+            shutdown: None,
+        }
+    }
+
+    /// Another instance of the service on the same database (as behind a load balancer).
+    pub async fn another_instance(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = std::env::temp_dir();
+        Self::start(Config::for_tests(dir), self.backend, self.database_url.clone(), adjust).await
+    }
+
+    /// Stops this instance as SIGTERM would: STOMP clients get ERROR, in-flight requests finish.
+    pub fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -336,6 +376,27 @@ impl TestApp {
                 let mut conn = sqlx::PgConnection::connect(&self.database_url).await.expect("open postgres");
                 sqlx::query_scalar(sql).bind(action).bind(entity_id).fetch_one(&mut conn).await.expect("count")
             }
+        }
+    }
+}
+
+/// The Redis server tests may use: TEST_REDIS_URL or the local default, if it answers.
+/// `None` (with a SKIPPED line, or a failure under REQUIRE_ALL_BACKENDS=1) when it does not.
+pub async fn redis_url(test: &str) -> Option<String> {
+    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let reachable = async {
+        let client = redis::Client::open(url.as_str()).ok()?;
+        let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+        redis::cmd("PING").query_async::<String>(&mut conn).await.ok()
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(2), reachable).await {
+        Ok(Some(_)) => Some(url),
+        _ => {
+            if require_all_backends() {
+                panic!("REQUIRE_ALL_BACKENDS=1 but Redis is unreachable at {url}");
+            }
+            eprintln!("SKIPPED: {test}: no Redis at {url}");
+            None
         }
     }
 }

@@ -9,6 +9,8 @@ mod communications;
 mod errors;
 mod external_tokens;
 mod health;
+mod interop;
+mod scale_out;
 mod stomp;
 mod stomp_client;
 mod tickets;
