@@ -45,6 +45,7 @@ pub struct AppState {
     /// The STOMP broker's subscription registry and fan-out.
     pub broker: Arc<Broker>,
     pub session_settings: SessionSettings,
+    pub analytics_cache: Arc<crate::api::analytics::AnalyticsCache>,
 }
 
 /// The whole HTTP surface.
@@ -146,6 +147,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         write_timeout: Duration::from_secs(10),
     };
     Ok(AppState {
+        analytics_cache: Arc::default(),
         broker,
         session_settings,
         store,

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{agents, auth, communications, health, tickets};
+use super::{agents, analytics, auth, communications, health, kb, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,9 +13,12 @@ use super::{agents, auth, communications, health, tickets};
     paths(
         auth::register, auth::login, auth::refresh, auth::logout, auth::me,
         tickets::list_tickets, tickets::create_ticket, tickets::get_ticket, tickets::update_ticket,
-        tickets::delete_ticket, tickets::assign_ticket,
+        tickets::delete_ticket, tickets::assign_ticket, tickets::rate_ticket,
         communications::list_communications, communications::post_communication,
         agents::list_agents, agents::create_agent, agents::get_agent,
+        kb::search, kb::list_articles, kb::get_article, kb::create_article, kb::update_article,
+        kb::delete_article, kb::publish_article, kb::unpublish_article, kb::archive_article, kb::vote_article,
+        analytics::ticket_analytics, analytics::agent_analytics,
         health::actuator_health, health::info,
     ),
     modifiers(&BearerAuth),
@@ -24,6 +27,8 @@ use super::{agents, auth, communications, health, tickets};
         (name = "tickets", description = "Support tickets"),
         (name = "communications", description = "Ticket conversations"),
         (name = "agents", description = "Support agents"),
+        (name = "knowledge-base", description = "Articles and search"),
+        (name = "analytics", description = "Ticket and agent figures"),
         (name = "health", description = "Health and info"),
     )
 )]

@@ -1,11 +1,13 @@
 //! The REST API under `/api/customer-support`: one module per resource, composed here.
 
 pub mod agents;
+pub mod analytics;
 pub mod auth;
 pub mod communications;
 pub mod docs;
 pub mod extract;
 pub mod health;
+pub mod kb;
 pub mod pagination;
 pub mod tickets;
 
@@ -26,6 +28,8 @@ pub fn router() -> Router<AppState> {
         .merge(tickets::router())
         .merge(communications::router())
         .merge(agents::router())
+        .merge(kb::router())
+        .merge(analytics::router())
         .merge(health::actuator_router())
 }
 

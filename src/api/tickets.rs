@@ -16,6 +16,7 @@ use super::pagination::{PageDto, PageParams};
 use super::{actor_for, parse_uuid, ticket_for};
 use crate::app::AppState;
 use crate::auth::AuthUser;
+use crate::domain::kb::SearchQuery;
 use crate::domain::ticket::{Category, Priority, TicketStatus};
 use crate::domain::user::Role;
 use crate::domain::validate::{self, Errors, FieldError};
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/tickets", get(list_tickets).post(create_ticket))
         .route("/tickets/{id}", get(get_ticket).put(update_ticket).delete(delete_ticket))
         .route("/tickets/{id}/assign", post(assign_ticket))
+        .route("/tickets/{id}/rating", post(rate_ticket))
 }
 
 /// A support ticket.
@@ -108,7 +110,8 @@ pub struct TicketListParams {
     pub assigned_agent_id: Option<String>,
     /// Staff only; customers always see their own tickets.
     pub customer_id: Option<String>,
-    /// Text in subject or description, or a ticket number like ALP-1042.
+    /// Full-text search in subject, description and messages (stemmed, last word as a prefix),
+    /// or a ticket number like ALP-1042.
     pub q: Option<String>,
     /// Created at or after (RFC 3339).
     pub from: Option<String>,
@@ -147,7 +150,11 @@ fn parse_filter(params: &TicketListParams, user: &AuthUser, errors: &mut Errors)
         filter.customer_id = errors.check(parse_uuid("customerId", v));
     }
     if let Some(v) = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        filter.q = errors.check(validate::text("q", v, 1, 200));
+        if let Some(text) = errors.check(validate::text("q", v, 1, 200)) {
+            filter.ticket_number = crate::domain::ticket::parse_ticket_number(&text);
+            filter.q = SearchQuery::parse(&text);
+            filter.search_notes = user.is_staff();
+        }
     }
     if let Some(v) = &params.from {
         filter.from = errors.check(timestamp("from", v));
@@ -181,7 +188,15 @@ pub async fn list_tickets(
     let page =
         params.paging.to_request(&mut errors, TicketSort::NAMES, (TicketSort::CreatedAt, true), TicketSort::parse);
     errors.finish().map_err(AppError::Validation)?;
-    let tickets = state.store.list_tickets(&filter, page).await?;
+    let searched_for_nothing = params.q.as_deref().is_some_and(|q| !q.trim().is_empty())
+        && filter.q.is_none()
+        && filter.ticket_number.is_none();
+    let tickets = if searched_for_nothing {
+        // Only stop words or punctuation: nothing can match.
+        crate::store::Page { items: Vec::new(), total: 0 }
+    } else {
+        state.store.list_tickets(&filter, page).await?
+    };
     Ok(Json(PageDto::from_page(tickets, &page, TicketDto::from)))
 }
 
@@ -267,6 +282,7 @@ pub async fn create_ticket(
         after: Some(serde_json::json!({ "priority": priority, "customerId": customer_id })),
     };
     let (ticket, _) = state.store.create_ticket(ticket, Vec::new(), Some(audit)).await?;
+    state.analytics_cache.invalidate();
     events::ticket_created(&state.broker, &ticket);
     let location = format!("/api/customer-support/tickets/{}", ticket.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(TicketDto::from(ticket))))
@@ -340,6 +356,7 @@ async fn edit_ticket(state: &AppState, user: &AuthUser, id: &str, edit: TicketEd
             Box::new(move |current| workflow::plan_edit(current, edit, &actor, assignee_name, at)),
         )
         .await?;
+    state.analytics_cache.invalidate();
     events::communications_added(&state.broker, &appended);
     events::ticket_changed(&state.broker, &ticket, &after, assignee.map(|a| a.user_id));
     Ok(after)
@@ -448,5 +465,42 @@ pub async fn delete_ticket(
         after: None,
     };
     state.store.delete_ticket(ticket.id, audit).await?;
+    state.analytics_cache.invalidate();
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The customer's satisfaction rating.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RatingRequest {
+    /// 1 (very unhappy) to 5 (very happy).
+    pub rating: i32,
+}
+
+/// Rate a resolved ticket (its customer; rating again replaces the rating).
+#[utoipa::path(post, path = "/tickets/{id}/rating", tag = "tickets",
+    params(("id" = Uuid, Path, description = "Ticket id")),
+    request_body = RatingRequest,
+    responses(
+        (status = 200, description = "Rated", body = TicketDto),
+        (status = 400, description = "Rating out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the ticket's customer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such ticket (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not resolved yet", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn rate_ticket(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<RatingRequest>,
+) -> ApiResult<Json<TicketDto>> {
+    let ticket = ticket_for(&state, &user, &id).await?;
+    let actor = actor_for(&state, &user).await?;
+    let at = now();
+    let (after, _) = state
+        .store
+        .change_ticket(ticket.id, Box::new(move |current| workflow::plan_rating(current, request.rating, &actor, at)))
+        .await?;
+    state.analytics_cache.invalidate();
+    Ok(Json(after.into()))
 }

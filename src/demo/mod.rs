@@ -16,6 +16,18 @@ pub const DEMO_PASSWORD: &str = "alphintra-demo";
 pub const DEMO_ADMIN_EMAIL: &str = "admin@alphintra.example";
 
 const DATA: &str = include_str!("demo_data.json");
+const ARTICLES: &str = include_str!("kb_articles.json");
+
+#[derive(Deserialize)]
+struct DemoArticle {
+    slug: String,
+    title: String,
+    summary: String,
+    category: Category,
+    tags: Vec<String>,
+    status: crate::domain::kb::ArticleStatus,
+    content: String,
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -198,6 +210,30 @@ pub async fn seed_if_empty(store: &dyn Store) -> anyhow::Result<()> {
                 }),
             )
             .await?;
+    }
+    let articles: Vec<DemoArticle> = serde_json::from_str(ARTICLES)?;
+    for demo in articles {
+        let at = now();
+        let published = demo.status == crate::domain::kb::ArticleStatus::Published;
+        let article = crate::store::Article {
+            id: Uuid::new_v4(),
+            slug: demo.slug,
+            title: demo.title,
+            summary: demo.summary,
+            content: demo.content,
+            category: demo.category,
+            tags: demo.tags,
+            status: demo.status,
+            view_count: 0,
+            helpful_count: 0,
+            not_helpful_count: 0,
+            author_id: None,
+            created_at: at,
+            updated_at: at,
+            published_at: published.then_some(at),
+        };
+        let audit = seed_audit("kb_article", article.id);
+        store.create_article(article, audit).await?;
     }
     tracing::info!("demo data loaded (accounts and password: see README, admin: {DEMO_ADMIN_EMAIL})");
     Ok(())

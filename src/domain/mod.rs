@@ -1,6 +1,7 @@
 //! The help desk's rules, independent of HTTP and storage: enums, transitions, validation, SLA targets.
 
 pub mod agent;
+pub mod kb;
 pub mod ticket;
 pub mod user;
 pub mod validate;

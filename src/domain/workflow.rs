@@ -263,6 +263,24 @@ pub fn plan_message(
     Ok(TicketChange { ticket, append, audit: None })
 }
 
+/// Records the customer's satisfaction rating (CSAT) once their ticket is resolved or closed.
+pub fn plan_rating(current: &Ticket, rating: i32, actor: &Actor, at: DateTime<Utc>) -> Result<TicketChange, Rejection> {
+    if actor.role != Role::Customer || actor.user_id != current.customer_id {
+        return Err(Rejection::Forbidden("Only the ticket's customer can rate it.".into()));
+    }
+    if !matches!(current.status, TicketStatus::Resolved | TicketStatus::Closed) {
+        return Err(Rejection::Conflict("A ticket can be rated once it is resolved.".into()));
+    }
+    if !(1..=5).contains(&rating) {
+        return Err(Rejection::Invalid(vec![super::validate::FieldError::new("rating", "must be from 1 to 5")]));
+    }
+    let mut ticket = current.clone();
+    ticket.satisfaction_rating = Some(rating);
+    ticket.updated_at = at;
+    let audit = audit(actor, "ticket.rated", current, &ticket);
+    Ok(TicketChange { ticket, append: Vec::new(), audit: Some(audit) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Storage: the `Store` trait the rest of the service talks to, its records, and the
 //! SQLite and PostgreSQL implementations. SQL lives only below this module.
 
+pub mod analytics;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -13,6 +14,7 @@ use uuid::Uuid;
 
 use crate::config::DatabaseTarget;
 use crate::domain::agent::{AgentLevel, AgentStatus};
+use crate::domain::kb::{ArticleStatus, SearchQuery};
 use crate::domain::ticket::{Category, CommunicationType, Priority, SenderType, TicketStatus};
 use crate::domain::user::Role;
 
@@ -220,8 +222,11 @@ pub struct TicketFilter {
     pub assigned_agent_id: Option<Uuid>,
     pub unassigned: bool,
     pub customer_id: Option<Uuid>,
-    /// Case-insensitive substring of subject, description or ticket number.
-    pub q: Option<String>,
+    /// Full-text search over subject, description and messages (internal notes only when
+    /// `search_notes`), or a ticket number like ALP-1042.
+    pub q: Option<SearchQuery>,
+    pub ticket_number: Option<i64>,
+    pub search_notes: bool,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
 }
@@ -287,6 +292,43 @@ pub struct Page<T> {
     pub total: i64,
 }
 
+#[derive(Debug, Clone)]
+pub struct Article {
+    pub id: Uuid,
+    pub slug: String,
+    pub title: String,
+    pub summary: String,
+    /// Markdown source.
+    pub content: String,
+    pub category: Category,
+    pub tags: Vec<String>,
+    pub status: ArticleStatus,
+    pub view_count: i64,
+    pub helpful_count: i64,
+    pub not_helpful_count: i64,
+    pub author_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ArticleFilter {
+    pub category: Option<Category>,
+    pub status: Option<ArticleStatus>,
+    /// Customers and anonymous readers see published articles only.
+    pub published_only: bool,
+}
+
+/// A search result: the article, its relevance (higher is better) and a snippet whose matched
+/// terms are wrapped in [`crate::domain::kb::MATCH_START`]/[`crate::domain::kb::MATCH_END`].
+#[derive(Debug, Clone)]
+pub struct SearchHit {
+    pub article: Article,
+    pub rank: f64,
+    pub snippet: String,
+}
+
 /// Everything the service stores. Both backends pass the same integration suite.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -344,6 +386,35 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
         include_internal: bool,
     ) -> StoreResult<Vec<Communication>>;
+
+    async fn create_article(&self, article: Article, audit: NewAudit) -> StoreResult<Article>;
+    async fn article_by_id(&self, id: Uuid) -> StoreResult<Article>;
+    async fn article_by_slug(&self, slug: &str) -> StoreResult<Article>;
+    /// Writes the editable fields (slug, title, summary, content, category, tags, status, published_at).
+    async fn update_article(&self, article: Article, audit: NewAudit) -> StoreResult<Article>;
+    async fn delete_article(&self, id: Uuid, audit: NewAudit) -> StoreResult<()>;
+    async fn list_articles(&self, filter: &ArticleFilter, page: PageRequest<()>) -> StoreResult<Page<Article>>;
+    /// Ranked full-text search: title above tags and summary above body; stemmed; last term a prefix.
+    async fn search_articles(
+        &self,
+        query: &SearchQuery,
+        filter: &ArticleFilter,
+        page: PageRequest<()>,
+    ) -> StoreResult<Page<SearchHit>>;
+    async fn record_article_view(&self, id: Uuid) -> StoreResult<()>;
+    /// Records (or changes) one user's vote and returns the article with recounted totals.
+    async fn vote_article(&self, id: Uuid, user_id: Uuid, helpful: bool) -> StoreResult<Article>;
+    async fn count_articles(&self) -> StoreResult<i64>;
+
+    /// Volume, status/priority/category mix, per-period series, response and resolution
+    /// percentiles, SLA and CSAT for tickets created in the range.
+    async fn ticket_analytics(&self, range: &analytics::AnalyticsRange) -> StoreResult<analytics::TicketAnalytics>;
+    /// Per-agent figures for the range, plus each agent's current load.
+    async fn agent_analytics(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<analytics::AgentAnalytics>>;
 }
 
 /// Opens (creating if needed) the configured database and applies its migrations.

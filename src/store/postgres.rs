@@ -8,6 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
 
+use super::analytics::{self, AgentAnalytics, AnalyticsRange, DurationStats, PeriodStats, TicketAnalytics};
 use super::rows::*;
 use super::*;
 
@@ -143,24 +144,62 @@ fn push_ticket_filters(query: &mut QueryBuilder<'_, Postgres>, filter: &TicketFi
     if let Some(to) = filter.to {
         query.push(" AND created_at < ").push_bind(to);
     }
-    if let Some(q) = &filter.q {
-        let pattern = format!("%{}%", like_escape(q));
-        query
-            .push(" AND (subject ILIKE ")
-            .push_bind(pattern.clone())
-            .push(" ESCAPE '\\' OR description ILIKE ")
-            .push_bind(pattern)
-            .push(" ESCAPE '\\'");
-        if let Some(number) = crate::domain::ticket::parse_ticket_number(q) {
+    if filter.q.is_some() || filter.ticket_number.is_some() {
+        query.push(" AND (FALSE");
+        if let Some(q) = &filter.q {
+            let (leading, last) = q.postgres_parts();
+            let tsquery = |query: &mut QueryBuilder<'_, Postgres>| {
+                query
+                    .push("(websearch_to_tsquery('english', ")
+                    .push_bind(leading.clone())
+                    .push(") && to_tsquery('english', ")
+                    .push_bind(last.clone())
+                    .push("))");
+            };
+            query.push(" OR search_vector @@ ");
+            tsquery(query);
+            query.push(" OR id IN (SELECT ticket_id FROM communications WHERE search_vector @@ ");
+            tsquery(query);
+            if !filter.search_notes {
+                query.push(" AND type <> 'INTERNAL_NOTE'");
+            }
+            query.push(")");
+        }
+        if let Some(number) = filter.ticket_number {
             query.push(" OR number = ").push_bind(number);
         }
         query.push(")");
     }
 }
 
-/// Escapes LIKE wildcards so user text matches literally.
-pub(super) fn like_escape(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+fn push_article_filters(query: &mut QueryBuilder<'_, Postgres>, filter: &ArticleFilter) {
+    if filter.published_only {
+        query.push(" AND status = 'PUBLISHED'");
+    }
+    if let Some(status) = filter.status {
+        query.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(category) = filter.category {
+        query.push(" AND category = ").push_bind(category.as_str());
+    }
+}
+
+async fn insert_article(conn: &mut PgConnection, article: &Article) -> StoreResult<()> {
+    sqlx::query(INSERT_ARTICLE)
+        .bind(article.id)
+        .bind(&article.slug)
+        .bind(&article.title)
+        .bind(&article.summary)
+        .bind(&article.content)
+        .bind(article.category.as_str())
+        .bind(Json(&article.tags))
+        .bind(article.status.as_str())
+        .bind(article.author_id)
+        .bind(article.created_at)
+        .bind(article.published_at)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -430,5 +469,266 @@ impl Store for PgStore {
             .fetch_all(&self.pool)
             .await?;
         convert(rows)
+    }
+
+    async fn create_article(&self, article: Article, audit: NewAudit) -> StoreResult<Article> {
+        let mut tx = self.pool.begin().await?;
+        insert_article(&mut tx, &article).await?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        self.article_by_id(article.id).await
+    }
+
+    async fn article_by_id(&self, id: Uuid) -> StoreResult<Article> {
+        let sql = format!("SELECT {ARTICLE_COLUMNS} FROM knowledge_base_articles WHERE id = $1");
+        let row: ArticleRow = sqlx::query_as(&sql).bind(id).fetch_one(&self.pool).await?;
+        row.try_into()
+    }
+
+    async fn article_by_slug(&self, slug: &str) -> StoreResult<Article> {
+        let sql = format!("SELECT {ARTICLE_COLUMNS} FROM knowledge_base_articles WHERE slug = $1");
+        let row: ArticleRow = sqlx::query_as(&sql).bind(slug).fetch_one(&self.pool).await?;
+        row.try_into()
+    }
+
+    async fn update_article(&self, article: Article, audit: NewAudit) -> StoreResult<Article> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(UPDATE_ARTICLE)
+            .bind(article.id)
+            .bind(&article.slug)
+            .bind(&article.title)
+            .bind(&article.summary)
+            .bind(&article.content)
+            .bind(article.category.as_str())
+            .bind(Json(&article.tags))
+            .bind(article.status.as_str())
+            .bind(article.updated_at)
+            .bind(article.published_at)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        self.article_by_id(article.id).await
+    }
+
+    async fn delete_article(&self, id: Uuid, audit: NewAudit) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("DELETE FROM knowledge_base_articles WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_articles(&self, filter: &ArticleFilter, page: PageRequest<()>) -> StoreResult<Page<Article>> {
+        let mut query =
+            QueryBuilder::<Postgres>::new(format!("SELECT {ARTICLE_COLUMNS} FROM knowledge_base_articles WHERE TRUE"));
+        push_article_filters(&mut query, filter);
+        query
+            .push(" ORDER BY title, id LIMIT ")
+            .push_bind(i64::from(page.size))
+            .push(" OFFSET ")
+            .push_bind(page.offset());
+        let rows: Vec<ArticleRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        let mut count = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM knowledge_base_articles WHERE TRUE");
+        push_article_filters(&mut count, filter);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(Page { items: convert(rows)?, total })
+    }
+
+    async fn search_articles(
+        &self,
+        query: &SearchQuery,
+        filter: &ArticleFilter,
+        page: PageRequest<()>,
+    ) -> StoreResult<Page<SearchHit>> {
+        let (leading, last) = query.postgres_parts();
+        // The headline is computed for the page's rows only (it re-parses the whole body).
+        let mut sql = QueryBuilder::<Postgres>::new("WITH q AS (SELECT websearch_to_tsquery('english', ");
+        sql.push_bind(leading.clone()).push(") && to_tsquery('english', ").push_bind(last.clone()).push(
+            ") AS query), hits AS (SELECT a.*, ts_rank(a.search_vector, q.query)::float8 AS rank, q.query \
+                   FROM knowledge_base_articles a, q WHERE a.search_vector @@ q.query",
+        );
+        push_article_filters(&mut sql, filter);
+        sql.push(" ORDER BY rank DESC, updated_at DESC, id LIMIT ")
+            .push_bind(i64::from(page.size))
+            .push(" OFFSET ")
+            .push_bind(page.offset())
+            .push(format!(") SELECT {ARTICLE_COLUMNS}, rank, ts_headline('english', content, query, "))
+            .push_bind(format!(
+                "StartSel={},StopSel={},MaxWords=35,MinWords=15,MaxFragments=1",
+                crate::domain::kb::MATCH_START,
+                crate::domain::kb::MATCH_END
+            ))
+            .push(") AS snippet FROM hits ORDER BY rank DESC, updated_at DESC, id");
+        let rows: Vec<HitRow> = sql.build_query_as().fetch_all(&self.pool).await?;
+
+        let mut count = QueryBuilder::<Postgres>::new(
+            "SELECT COUNT(*) FROM knowledge_base_articles WHERE search_vector @@ (websearch_to_tsquery('english', ",
+        );
+        count.push_bind(leading).push(") && to_tsquery('english', ").push_bind(last).push("))");
+        push_article_filters(&mut count, filter);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let items = rows
+            .into_iter()
+            .map(|row| Ok(SearchHit { article: row.article.try_into()?, rank: row.rank, snippet: row.snippet }))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page { items, total })
+    }
+
+    async fn record_article_view(&self, id: Uuid) -> StoreResult<()> {
+        sqlx::query("UPDATE knowledge_base_articles SET view_count = view_count + 1 WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn vote_article(&self, id: Uuid, user_id: Uuid, helpful: bool) -> StoreResult<Article> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO kb_votes (article_id, user_id, helpful, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (article_id, user_id) DO UPDATE SET helpful = EXCLUDED.helpful",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(helpful)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(RECOUNT_VOTES).bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        self.article_by_id(id).await
+    }
+
+    async fn count_articles(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM knowledge_base_articles").fetch_one(&self.pool).await?)
+    }
+
+    async fn ticket_analytics(&self, range: &AnalyticsRange) -> StoreResult<TicketAnalytics> {
+        let pool = &self.pool;
+        let (from, to) = (range.from, range.to);
+        let mut result = TicketAnalytics::default();
+        let totals: (i64, i64, i64, i64, Option<f64>, i64) =
+            sqlx::query_as(analytics::TOTALS).bind(from).bind(to).bind(now()).fetch_one(pool).await?;
+        (
+            result.created,
+            result.resolved,
+            result.sla_met,
+            result.sla_breached,
+            result.csat_average,
+            result.csat_responses,
+        ) = totals;
+        for (column, target) in [
+            ("status", &mut result.by_status),
+            ("priority", &mut result.by_priority),
+            ("category", &mut result.by_category),
+        ] {
+            *target = sqlx::query_as(&analytics::count_by(column)).bind(from).bind(to).fetch_all(pool).await?;
+        }
+        let ratings: Vec<(i32, i64)> = sqlx::query_as(&format!(
+            "SELECT satisfaction_rating, COUNT(*) FROM tickets WHERE {} AND satisfaction_rating IS NOT NULL \
+             GROUP BY satisfaction_rating",
+            analytics::IN_RANGE
+        ))
+        .bind(from)
+        .bind(to)
+        .fetch_all(pool)
+        .await?;
+        for (rating, count) in ratings {
+            if let Some(slot) = usize::try_from(rating - 1).ok().and_then(|i| result.csat_distribution.get_mut(i)) {
+                *slot = count;
+            }
+        }
+        for (durations, target) in [
+            (analytics::first_response_seconds(&analytics::POSTGRES), &mut result.first_response),
+            (analytics::resolution_seconds(&analytics::POSTGRES), &mut result.resolution),
+        ] {
+            let row: Option<(i32, i64, Option<f64>, Option<f64>)> =
+                sqlx::query_as(&analytics::percentiles(&durations.0, &durations.1, None))
+                    .bind(from)
+                    .bind(to)
+                    .fetch_optional(pool)
+                    .await?;
+            if let Some((_, count, median, p90)) = row {
+                *target = DurationStats {
+                    count,
+                    median_seconds: analytics::whole_seconds(median),
+                    p90_seconds: analytics::whole_seconds(p90),
+                };
+            }
+        }
+        let periods = range.periods();
+        if !periods.is_empty() {
+            let sql = analytics::period_series(periods.len());
+            let mut query = sqlx::query_as::<_, (DateTime<Utc>, i64, i64, i64)>(&sql);
+            for (start, end) in &periods {
+                query = query.bind(*start).bind(*end);
+            }
+            result.periods = query
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|(start, created, resolved, backlog)| PeriodStats { start, created, resolved, backlog })
+                .collect();
+        }
+        Ok(result)
+    }
+
+    async fn agent_analytics(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<AgentAnalytics>> {
+        let pool = &self.pool;
+        let rows: Vec<(Uuid, String, i32, i64, i64, i64, Option<f64>, i64)> =
+            sqlx::query_as(analytics::AGENT_COUNTS).bind(from).bind(to).fetch_all(pool).await?;
+        let (mut first_response, mut resolution) = (std::collections::HashMap::new(), std::collections::HashMap::new());
+        let mut medians = [&mut first_response, &mut resolution];
+        for (durations, target) in [
+            analytics::first_response_seconds(&analytics::POSTGRES),
+            analytics::resolution_seconds(&analytics::POSTGRES),
+        ]
+        .into_iter()
+        .zip(medians.iter_mut())
+        {
+            let sql = analytics::percentiles(
+                &durations.0,
+                &format!("{} AND assigned_agent_id IS NOT NULL", durations.1),
+                Some("assigned_agent_id"),
+            );
+            let per_agent: Vec<(Uuid, i64, Option<f64>, Option<f64>)> =
+                sqlx::query_as(&sql).bind(from).bind(to).fetch_all(pool).await?;
+            target.extend(per_agent.into_iter().map(|(agent, _, median, _)| (agent, analytics::whole_seconds(median))));
+        }
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    agent_id,
+                    full_name,
+                    max_concurrent_tickets,
+                    assigned,
+                    resolved,
+                    open_now,
+                    csat_average,
+                    csat_responses,
+                )| {
+                    AgentAnalytics {
+                        first_response_median_seconds: first_response.get(&agent_id).copied().flatten(),
+                        resolution_median_seconds: resolution.get(&agent_id).copied().flatten(),
+                        agent_id,
+                        full_name,
+                        assigned,
+                        resolved,
+                        open_now,
+                        csat_average,
+                        csat_responses,
+                        max_concurrent_tickets,
+                    }
+                },
+            )
+            .collect())
     }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Agent, Communication, RefreshToken, StoreError, Ticket, User};
+use super::{Agent, Article, Communication, RefreshToken, StoreError, Ticket, User};
 
 /// Parses a text column holding one of our enums; anything else means the row is corrupt.
 fn parse_column<T: std::str::FromStr>(column: &str, value: &str) -> Result<T, StoreError> {
@@ -218,3 +218,69 @@ pub const INSERT_AUDIT: &str =
 pub fn convert<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec<T>, StoreError> {
     rows.into_iter().map(T::try_from).collect()
 }
+
+pub const ARTICLE_COLUMNS: &str = "id, slug, title, summary, content, category, tags, status, view_count, \
+     helpful_count, not_helpful_count, author_id, created_at, updated_at, published_at";
+
+#[derive(sqlx::FromRow)]
+pub struct ArticleRow {
+    id: Uuid,
+    slug: String,
+    title: String,
+    summary: String,
+    content: String,
+    category: String,
+    tags: Json<Vec<String>>,
+    status: String,
+    view_count: i64,
+    helpful_count: i64,
+    not_helpful_count: i64,
+    author_id: Option<Uuid>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    published_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<ArticleRow> for Article {
+    type Error = StoreError;
+    fn try_from(row: ArticleRow) -> Result<Self, StoreError> {
+        Ok(Article {
+            id: row.id,
+            slug: row.slug,
+            title: row.title,
+            summary: row.summary,
+            content: row.content,
+            category: parse_column("category", &row.category)?,
+            tags: row.tags.0,
+            status: parse_column("status", &row.status)?,
+            view_count: row.view_count,
+            helpful_count: row.helpful_count,
+            not_helpful_count: row.not_helpful_count,
+            author_id: row.author_id,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            published_at: row.published_at,
+        })
+    }
+}
+
+/// A search result row: the article's columns plus rank and snippet.
+#[derive(sqlx::FromRow)]
+pub struct HitRow {
+    #[sqlx(flatten)]
+    pub article: ArticleRow,
+    pub rank: f64,
+    pub snippet: String,
+}
+
+pub const INSERT_ARTICLE: &str = "INSERT INTO knowledge_base_articles (id, slug, title, summary, content, category, tags, \
+     status, author_id, created_at, updated_at, published_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)";
+
+pub const UPDATE_ARTICLE: &str =
+    "UPDATE knowledge_base_articles SET slug = $2, title = $3, summary = $4, content = $5, \
+     category = $6, tags = $7, status = $8, updated_at = $9, published_at = $10 WHERE id = $1";
+
+/// Recounts an article's votes from the votes table ($1 article id).
+pub const RECOUNT_VOTES: &str = "UPDATE knowledge_base_articles SET \
+     helpful_count = (SELECT COUNT(*) FROM kb_votes WHERE article_id = $1 AND helpful), \
+     not_helpful_count = (SELECT COUNT(*) FROM kb_votes WHERE article_id = $1 AND NOT helpful) WHERE id = $1";

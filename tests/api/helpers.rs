@@ -380,6 +380,58 @@ impl TestApp {
     }
 }
 
+/// What a test sets directly in the database to build a history with known answers
+/// (the API only ever writes "now").
+pub struct Backdate {
+    pub status: &'static str,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub first_response_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub resolved_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub sla_due_at: chrono::DateTime<chrono::Utc>,
+    pub rating: Option<i32>,
+    pub agent_id: Option<Uuid>,
+}
+
+impl TestApp {
+    pub async fn backdate(&self, ticket_id: &str, b: Backdate) {
+        let id = Uuid::parse_str(ticket_id).expect("ticket id");
+        let sql = "UPDATE tickets SET status = $2, created_at = $3, first_response_at = $4, resolved_at = $5, \
+                   sla_due_at = $6, satisfaction_rating = $7, assigned_agent_id = $8 WHERE id = $1";
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.database_url).await.expect("open sqlite");
+                sqlx::query(sql)
+                    .bind(id)
+                    .bind(b.status)
+                    .bind(b.created_at)
+                    .bind(b.first_response_at)
+                    .bind(b.resolved_at)
+                    .bind(b.sla_due_at)
+                    .bind(b.rating)
+                    .bind(b.agent_id)
+                    .execute(&mut conn)
+                    .await
+                    .expect("backdate");
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.database_url).await.expect("open postgres");
+                sqlx::query(sql)
+                    .bind(id)
+                    .bind(b.status)
+                    .bind(b.created_at)
+                    .bind(b.first_response_at)
+                    .bind(b.resolved_at)
+                    .bind(b.sla_due_at)
+                    .bind(b.rating)
+                    .bind(b.agent_id)
+                    .execute(&mut conn)
+                    .await
+                    .expect("backdate");
+            }
+        }
+    }
+}
+
 /// The Redis server tests may use: TEST_REDIS_URL or the local default, if it answers.
 /// `None` (with a SKIPPED line, or a failure under REQUIRE_ALL_BACKENDS=1) when it does not.
 pub async fn redis_url(test: &str) -> Option<String> {

@@ -2,8 +2,10 @@
 //! PostgreSQL. All compiled as one binary so the build links once.
 
 mod helpers;
+mod kb;
 
 mod agents;
+mod analytics;
 mod auth;
 mod communications;
 mod errors;
