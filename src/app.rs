@@ -46,6 +46,7 @@ pub struct AppState {
     pub broker: Arc<Broker>,
     pub session_settings: SessionSettings,
     pub analytics_cache: Arc<crate::api::analytics::AnalyticsCache>,
+    pub rate_limiter: Arc<crate::ops::rate_limit::RateLimiter>,
 }
 
 /// The whole HTTP surface.
@@ -55,7 +56,11 @@ pub fn router(state: AppState) -> Router {
         .url(format!("{API_BASE}/v3/api-docs"), api::docs::ApiDoc::openapi());
     let body_limit = usize::try_from(state.config.max_body_bytes).unwrap_or(usize::MAX);
     Router::new()
-        .nest(API_BASE, api::router())
+        .nest(
+            API_BASE,
+            api::router()
+                .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::ops::rate_limit::enforce)),
+        )
         .merge(crate::realtime::ws::router())
         .route("/api/health", get(api::health::liveness))
         .route(
@@ -67,6 +72,7 @@ pub fn router(state: AppState) -> Router {
             problem_response(StatusCode::NOT_FOUND, "not-found", "No such route.".into(), Vec::new())
         })
         .layer(axum::middleware::map_response(problem_for_bare_errors))
+        .route_layer(axum::middleware::from_fn(crate::ops::metrics::track_http))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             tracing::error!("request handler panicked");
@@ -111,6 +117,7 @@ async fn problem_for_bare_errors(response: Response<Body>) -> Response<Body> {
 /// Opens the database and prepares everything a request needs.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let target = config.database().map_err(|e| anyhow::anyhow!(e))?;
+    crate::ops::metrics::install();
     let store = store::connect(&target, config.db_max_connections).await?;
     let secret = match &config.jwt_secret {
         Some(secret) => secret.as_bytes().to_vec(),
@@ -146,7 +153,14 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         connect_timeout: Duration::from_secs(10),
         write_timeout: Duration::from_secs(10),
     };
+    let rate_limiter = crate::ops::rate_limit::RateLimiter::new(
+        config.rate_limit_per_ip,
+        config.rate_limit_per_user,
+        config.redis_url.as_deref(),
+        &config.redis_prefix,
+    );
     Ok(AppState {
+        rate_limiter: Arc::new(rate_limiter),
         analytics_cache: Arc::default(),
         broker,
         session_settings,

@@ -103,6 +103,14 @@ pub struct Config {
     #[arg(long, env = "MAX_WS_CONNECTIONS", default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_ws_connections: u64,
 
+    /// API requests per minute from one client address (0 disables).
+    #[arg(long, env = "RATE_LIMIT_PER_IP", default_value_t = 3000)]
+    pub rate_limit_per_ip: u32,
+
+    /// API requests per minute by one signed-in user (0 disables).
+    #[arg(long, env = "RATE_LIMIT_PER_USER", default_value_t = 1200)]
+    pub rate_limit_per_user: u32,
+
     /// Load demo data (customers, agents, tickets, conversations) into an empty database.
     #[arg(long = "demo", env = "SEED_DEMO")]
     pub demo: bool,

@@ -102,3 +102,99 @@ fn starts_on_embedded_sqlite_and_stops_gracefully_on_sigterm() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs a full flow against the real binary with debug logs and scans everything it logged:
+/// no e-mail, password, token, card or IBAN number may appear in clear.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_never_show_secrets() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let dir = std::env::temp_dir().join(format!("alphintra-logs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let log_path = dir.join("server.log");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(BINARY)
+        .env_clear()
+        .env("DATA_DIR", &dir)
+        .env("PORT", port.to_string())
+        .env("LOG_LEVEL", "debug")
+        .env("LOG_FORMAT", "json")
+        .stdout(std::fs::File::create(&log_path).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server starts");
+    let base = format!("http://127.0.0.1:{port}/api/customer-support");
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..200 {
+        if client.get(format!("http://127.0.0.1:{port}/api/health")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "server up");
+
+    let email = "secret.person@example.org";
+    let password = "my-secret-passphrase";
+    let registered: serde_json::Value = client
+        .post(format!("{base}/auth/register"))
+        .json(&serde_json::json!({ "email": email, "password": password, "fullName": "Secret Person" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = registered["accessToken"].as_str().unwrap().to_string();
+    let refresh = registered["refreshToken"].as_str().unwrap().to_string();
+    client
+        .post(format!("{base}/auth/login"))
+        .json(&serde_json::json!({ "email": email, "password": "wrong-guess-1" }))
+        .send()
+        .await
+        .unwrap();
+    client
+        .post(format!("{base}/tickets"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "subject": "Card problem", "description": "Card 4111 1111 1111 1111, IBAN DE89370400440532013000" }))
+        .send()
+        .await
+        .unwrap();
+    client
+        .post(format!("{base}/auth/refresh"))
+        .json(&serde_json::json!({ "refreshToken": refresh }))
+        .send()
+        .await
+        .unwrap();
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws?access_token={token}")).await.unwrap();
+    ws.send(Message::text(format!("CONNECT\naccept-version:1.2\npasscode:{token}\n\n\0"))).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(ws);
+
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(logs.contains("sign-in failed"), "the flow was logged");
+    for secret in [
+        email,
+        password,
+        "wrong-guess-1",
+        token.as_str(),
+        refresh.as_str(),
+        "4111 1111 1111 1111",
+        "DE89370400440532013000",
+    ] {
+        assert!(!logs.contains(secret), "{secret} appears in the logs");
+    }
+    assert!(logs.contains("[email]"), "e-mails are masked, not just absent");
+    assert!(
+        logs.contains("access_token=[masked]") || logs.contains("[jwt]"),
+        "the token in the WebSocket URL is masked"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -148,6 +148,7 @@ pub async fn register(
         }
         other => other?,
     };
+    tracing::info!(user_id = %user.id, email = %user.email, "customer registered");
     Ok((StatusCode::CREATED, Json(issue_tokens(&state, user, None).await?)))
 }
 
@@ -184,6 +185,8 @@ pub async fn login(
             Ok(Json(issue_tokens(&state, user, None).await?))
         }
         _ => {
+            // The e-mail is masked by the log writer; it is here so repeated failures can be correlated.
+            tracing::info!(%email, %ip, "sign-in failed");
             state.throttle.record_failure(&email, ip);
             Err(AppError::Unauthorized("Wrong e-mail or password.".into()))
         }

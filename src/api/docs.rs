@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{agents, analytics, auth, communications, health, kb, tickets};
+use super::{agents, analytics, auth, communications, gdpr, health, kb, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,7 @@ use super::{agents, analytics, auth, communications, health, kb, tickets};
         kb::search, kb::list_articles, kb::get_article, kb::create_article, kb::update_article,
         kb::delete_article, kb::publish_article, kb::unpublish_article, kb::archive_article, kb::vote_article,
         analytics::ticket_analytics, analytics::agent_analytics,
+        gdpr::export_customer, gdpr::erase_customer, gdpr::list_audit,
         health::actuator_health, health::info,
     ),
     modifiers(&BearerAuth),
@@ -29,6 +30,7 @@ use super::{agents, analytics, auth, communications, health, kb, tickets};
         (name = "agents", description = "Support agents"),
         (name = "knowledge-base", description = "Articles and search"),
         (name = "analytics", description = "Ticket and agent figures"),
+        (name = "gdpr", description = "Data export, erasure and the audit log"),
         (name = "health", description = "Health and info"),
     )
 )]

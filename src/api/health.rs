@@ -11,7 +11,10 @@ use serde_json::{json, Value};
 use crate::app::AppState;
 
 pub fn actuator_router() -> Router<AppState> {
-    Router::new().route("/actuator/health", get(actuator_health)).route("/actuator/info", get(info))
+    Router::new()
+        .route("/actuator/health", get(actuator_health))
+        .route("/actuator/info", get(info))
+        .route("/actuator/prometheus", get(crate::ops::metrics::prometheus))
 }
 
 /// Liveness of the web front: the process answers.

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod communications;
 pub mod docs;
 pub mod extract;
+pub mod gdpr;
 pub mod health;
 pub mod kb;
 pub mod pagination;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .merge(agents::router())
         .merge(kb::router())
         .merge(analytics::router())
+        .merge(gdpr::router())
         .merge(health::actuator_router())
 }
 

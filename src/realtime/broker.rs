@@ -181,6 +181,7 @@ impl Broker {
 
     /// Hands the envelope to each local subscriber's queue without waiting; returns how many took it.
     pub fn deliver_local(&self, envelope: &Envelope) -> usize {
+        let started = std::time::Instant::now();
         let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
         let Some(subscribers) = routes.get(&envelope.routing_key) else { return 0 };
         let mut delivered = 0;
@@ -204,6 +205,7 @@ impl Broker {
             }
         }
         self.delivered.fetch_add(delivered as u64, Ordering::Relaxed);
+        metrics::histogram!("stomp_fanout_duration_seconds").record(started.elapsed().as_secs_f64());
         delivered
     }
 

@@ -140,6 +140,7 @@ impl Session {
 
     /// Handles one client frame: `Ok` frames to send back, or a fatal error.
     async fn handle(&mut self, frame: Frame) -> Result<Vec<Frame>, Fatal> {
+        metrics::counter!("stomp_frames_in_total", "command" => frame.command.as_str()).increment(1);
         let mut replies = match frame.command {
             Command::Connect | Command::Stomp => self.on_connect(&frame).await?,
             Command::Subscribe => self.on_subscribe(&frame).await?,
@@ -344,6 +345,7 @@ impl Session {
 }
 
 fn encode(frame: &Frame) -> Message {
+    metrics::counter!("stomp_frames_out_total", "command" => frame.command.as_str()).increment(1);
     let bytes = frame.to_bytes();
     match String::from_utf8(bytes) {
         Ok(text) => Message::Text(Utf8Bytes::from(text)),

@@ -329,6 +329,29 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
+/// One audit-log entry: who did what to which entity, with before/after snapshots.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub actor_id: Option<Uuid>,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor_id: Option<Uuid>,
+    pub action: Option<String>,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
 /// Everything the service stores. Both backends pass the same integration suite.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -336,6 +359,10 @@ pub trait Store: Send + Sync + 'static {
     fn backend_name(&self) -> &'static str;
     /// A cheap round trip, for health checks.
     async fn ping(&self) -> StoreResult<()>;
+    /// Connections in the pool and how many of them are idle (for metrics).
+    fn pool_usage(&self) -> (u32, usize);
+    /// Live tickets per status (for the metrics gauge).
+    async fn count_tickets_by_status(&self) -> StoreResult<Vec<(String, i64)>>;
 
     async fn create_user(&self, user: NewUser, audit: Option<NewAudit>) -> StoreResult<User>;
     async fn user_by_id(&self, id: Uuid) -> StoreResult<User>;
@@ -405,6 +432,15 @@ pub trait Store: Send + Sync + 'static {
     /// Records (or changes) one user's vote and returns the article with recounted totals.
     async fn vote_article(&self, id: Uuid, user_id: Uuid, helpful: bool) -> StoreResult<Article>;
     async fn count_articles(&self) -> StoreResult<i64>;
+
+    /// Records an audit entry on its own (for actions that change nothing else, like an export).
+    async fn create_audit(&self, audit: NewAudit) -> StoreResult<()>;
+    /// Audit entries, newest first.
+    async fn list_audit(&self, filter: &AuditFilter, page: PageRequest<()>) -> StoreResult<Page<AuditEntry>>;
+    /// GDPR erasure of a customer: profile anonymised, sessions and votes deleted, ticket texts
+    /// and their own messages replaced; tickets, statuses, timestamps and ratings kept (anonymous),
+    /// so analytics stay true. One transaction with its audit entry.
+    async fn erase_customer(&self, user_id: Uuid, audit: NewAudit) -> StoreResult<()>;
 
     /// Volume, status/priority/category mix, per-period series, response and resolution
     /// percentiles, SLA and CSAT for tickets created in the range.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Agent, Article, Communication, RefreshToken, StoreError, Ticket, User};
+use super::{Agent, Article, AuditEntry, Communication, RefreshToken, StoreError, Ticket, User};
 
 /// Parses a text column holding one of our enums; anything else means the row is corrupt.
 fn parse_column<T: std::str::FromStr>(column: &str, value: &str) -> Result<T, StoreError> {
@@ -284,3 +284,40 @@ pub const UPDATE_ARTICLE: &str =
 pub const RECOUNT_VOTES: &str = "UPDATE knowledge_base_articles SET \
      helpful_count = (SELECT COUNT(*) FROM kb_votes WHERE article_id = $1 AND helpful), \
      not_helpful_count = (SELECT COUNT(*) FROM kb_votes WHERE article_id = $1 AND NOT helpful) WHERE id = $1";
+
+pub const AUDIT_COLUMNS: &str = "id, actor_id, action, entity_type, entity_id, before, after, created_at";
+
+#[derive(sqlx::FromRow)]
+pub struct AuditRow {
+    id: i64,
+    actor_id: Option<Uuid>,
+    action: String,
+    entity_type: String,
+    entity_id: String,
+    before: Option<Json<serde_json::Value>>,
+    after: Option<Json<serde_json::Value>>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<AuditRow> for AuditEntry {
+    fn from(row: AuditRow) -> Self {
+        AuditEntry {
+            id: row.id,
+            actor_id: row.actor_id,
+            action: row.action,
+            entity_type: row.entity_type,
+            entity_id: row.entity_id,
+            before: row.before.map(|j| j.0),
+            after: row.after.map(|j| j.0),
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// The statements of a GDPR erasure, in order; each binds $1 = user id ($2 = now where used).
+pub const ERASE_CUSTOMER: &[&str] = &[
+    "UPDATE communications SET content = '[erased]' WHERE sender_id = $1",
+    "UPDATE tickets SET subject = '[erased]', description = '[erased]', tags = '[]' WHERE customer_id = $1",
+    "DELETE FROM refresh_tokens WHERE user_id = $1",
+    "DELETE FROM kb_votes WHERE user_id = $1",
+];

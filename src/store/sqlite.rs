@@ -222,6 +222,18 @@ impl Store for SqliteStore {
         "SQLite"
     }
 
+    fn pool_usage(&self) -> (u32, usize) {
+        (self.readers.size(), self.readers.num_idle())
+    }
+
+    async fn count_tickets_by_status(&self) -> StoreResult<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT status, COUNT(*) FROM tickets WHERE deleted_at IS NULL GROUP BY status ORDER BY status",
+        )
+        .fetch_all(&self.readers)
+        .await?)
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.readers).await?;
         Ok(())
@@ -739,5 +751,67 @@ impl Store for SqliteStore {
                 },
             )
             .collect())
+    }
+
+    async fn create_audit(&self, audit: NewAudit) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await?;
+        insert_audit(&mut conn, &audit).await
+    }
+
+    async fn list_audit(&self, filter: &AuditFilter, page: PageRequest<()>) -> StoreResult<Page<AuditEntry>> {
+        let push_filters = |query: &mut QueryBuilder<'_, Sqlite>| {
+            if let Some(actor) = filter.actor_id {
+                query.push(" AND actor_id = ").push_bind(actor);
+            }
+            if let Some(action) = &filter.action {
+                query.push(" AND action = ").push_bind(action.clone());
+            }
+            if let Some(entity_type) = &filter.entity_type {
+                query.push(" AND entity_type = ").push_bind(entity_type.clone());
+            }
+            if let Some(entity_id) = &filter.entity_id {
+                query.push(" AND entity_id = ").push_bind(entity_id.clone());
+            }
+            if let Some(from) = filter.from {
+                query.push(" AND created_at >= ").push_bind(from);
+            }
+            if let Some(to) = filter.to {
+                query.push(" AND created_at < ").push_bind(to);
+            }
+        };
+        let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE 1"));
+        push_filters(&mut query);
+        query
+            .push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(i64::from(page.size))
+            .push(" OFFSET ")
+            .push_bind(page.offset());
+        let rows: Vec<AuditRow> = query.build_query_as().fetch_all(&self.readers).await?;
+        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM audit_log WHERE 1");
+        push_filters(&mut count);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.readers).await?;
+        Ok(Page { items: rows.into_iter().map(AuditEntry::from).collect(), total })
+    }
+
+    async fn erase_customer(&self, user_id: Uuid, audit: NewAudit) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let erased = sqlx::query(
+            "UPDATE users SET email = $2, full_name = 'Erased customer', password_hash = '!erased', erased_at = $3, \
+             updated_at = $3 WHERE id = $1 AND role = 'CUSTOMER'",
+        )
+        .bind(user_id)
+        .bind(format!("erased-{}@erased.invalid", user_id.simple()))
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        if erased.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        for statement in ERASE_CUSTOMER {
+            sqlx::query(statement).bind(user_id).execute(&mut *tx).await?;
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -12,6 +12,7 @@ mod errors;
 mod external_tokens;
 mod health;
 mod interop;
+mod ops;
 mod scale_out;
 mod stomp;
 mod stomp_client;
