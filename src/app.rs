@@ -45,8 +45,11 @@ pub struct AppState {
     /// The STOMP broker's subscription registry and fan-out.
     pub broker: Arc<Broker>,
     pub session_settings: SessionSettings,
-    pub analytics_cache: Arc<crate::api::analytics::AnalyticsCache>,
+    /// Short-lived cache of hot reads, shared through Redis when configured.
+    pub cache: Arc<crate::ops::cache::Cache>,
     pub rate_limiter: Arc<crate::ops::rate_limit::RateLimiter>,
+    /// Refresh tokens: Redis when configured, else the database.
+    pub sessions: Arc<crate::auth::sessions::Sessions>,
 }
 
 /// The whole HTTP surface.
@@ -159,9 +162,12 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         config.redis_url.as_deref(),
         &config.redis_prefix,
     );
+    let sessions =
+        crate::auth::sessions::Sessions::new(store.clone(), config.redis_url.as_deref(), &config.redis_prefix);
     Ok(AppState {
+        sessions: Arc::new(sessions),
         rate_limiter: Arc::new(rate_limiter),
-        analytics_cache: Arc::default(),
+        cache: Arc::new(crate::ops::cache::Cache::new(config.redis_url.as_deref(), &config.redis_prefix)),
         broker,
         session_settings,
         store,

@@ -1,10 +1,7 @@
 //! Ticket and agent analytics for supervisors and admins. Figures come from SQL aggregations
-//! (see `store::analytics`) and are cached briefly in-process; any ticket write invalidates them.
+//! (see `store::analytics`) and are cached briefly (`ops::cache`); any ticket write invalidates them.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration as StdDuration, Instant};
+use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::routing::get;
@@ -20,44 +17,11 @@ use crate::auth::AuthUser;
 use crate::domain::ticket::Priority;
 use crate::domain::validate::{Errors, FieldError};
 use crate::error::{ApiResult, AppError, Problem};
+use crate::ops::cache::Namespace;
 use crate::store::analytics::{AnalyticsRange, DurationStats, GroupBy, TicketAnalytics};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/analytics/tickets", get(ticket_analytics)).route("/analytics/agents", get(agent_analytics))
-}
-
-const CACHE_TTL: StdDuration = StdDuration::from_secs(30);
-
-/// Recent answers, keyed by request; stale after [`CACHE_TTL`] or any ticket write.
-#[derive(Default)]
-pub struct AnalyticsCache {
-    generation: AtomicU64,
-    entries: Mutex<HashMap<String, (u64, Instant, serde_json::Value)>>,
-}
-
-impl AnalyticsCache {
-    /// Called after every ticket write: cached figures may now be wrong.
-    pub fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn get(&self, key: &str) -> Option<serde_json::Value> {
-        let generation = self.generation.load(Ordering::Relaxed);
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(key)
-            .filter(|(g, at, _)| *g == generation && at.elapsed() < CACHE_TTL)
-            .map(|(_, _, value)| value.clone())
-    }
-
-    fn put(&self, key: String, generation: u64, value: serde_json::Value) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        // Bounded: drop everything stale (or everything, past a size that real use never reaches).
-        if entries.len() > 256 {
-            entries.clear();
-        }
-        entries.insert(key, (generation, Instant::now(), value));
-    }
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -217,19 +181,18 @@ fn to_dto(range: &AnalyticsRange, a: TicketAnalytics) -> TicketAnalyticsDto {
     }
 }
 
-/// Cached JSON for `key`, or computes it.
+/// Cached JSON for `key`, or computes it (see `ops::cache`: any ticket write invalidates).
 async fn cached<F, Fut>(state: &AppState, key: String, compute: F) -> ApiResult<Json<serde_json::Value>>
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = ApiResult<serde_json::Value>>,
 {
-    let cache = &state.analytics_cache;
-    if let Some(hit) = cache.get(&key) {
-        return Ok(Json(hit));
+    let (hit, generation) = state.cache.get(Namespace::Tickets, &key).await;
+    if let Some(value) = hit.and_then(|text| serde_json::from_str(&text).ok()) {
+        return Ok(Json(value));
     }
-    let generation = cache.generation.load(Ordering::Relaxed);
     let value = compute().await?;
-    cache.put(key, generation, value.clone());
+    state.cache.put(Namespace::Tickets, &key, generation, value.to_string()).await;
     Ok(Json(value))
 }
 

@@ -93,7 +93,7 @@ pub async fn issue_tokens(state: &AppState, user: User, family_id: Option<Uuid>)
         expires_at: now() + refresh_ttl(state),
         revoked: false,
     };
-    state.store.insert_refresh_token(record, &hash).await?;
+    state.sessions.insert(record, &hash).await?;
     Ok(AuthResponse {
         access_token,
         refresh_token,
@@ -207,7 +207,7 @@ pub async fn refresh(
     let invalid = || AppError::Unauthorized("The refresh token is invalid or expired; sign in again.".into());
     let hash = tokens::hash_refresh_token(request.refresh_token.trim());
     let (next_token, next_hash) = tokens::new_refresh_token();
-    let current = match state.store.refresh_token_by_hash(&hash).await {
+    let current = match state.sessions.by_hash(&hash).await {
         Ok(token) => token,
         Err(StoreError::NotFound) => return Err(invalid()),
         Err(other) => return Err(other.into()),
@@ -219,10 +219,10 @@ pub async fn refresh(
         expires_at: now() + refresh_ttl(&state),
         revoked: false,
     };
-    let used = state.store.rotate_refresh_token(&hash, successor, &next_hash).await?;
+    let used = state.sessions.rotate(&hash, successor, &next_hash).await?;
     if used.revoked {
         // A retired token came back: it was stolen or replayed. End every session of that chain.
-        state.store.revoke_refresh_family(used.family_id).await?;
+        state.sessions.revoke_family(used.family_id).await?;
         tracing::warn!(user_id = %used.user_id, "refresh token reuse detected; token family revoked");
         return Err(invalid());
     }
@@ -246,8 +246,8 @@ pub async fn refresh(
     responses((status = 204, description = "Signed out (also when the token was already invalid)")))]
 pub async fn logout(State(state): State<AppState>, ApiJson(request): ApiJson<RefreshRequest>) -> ApiResult<StatusCode> {
     let hash = tokens::hash_refresh_token(request.refresh_token.trim());
-    match state.store.refresh_token_by_hash(&hash).await {
-        Ok(token) => state.store.revoke_refresh_family(token.family_id).await?,
+    match state.sessions.by_hash(&hash).await {
+        Ok(token) => state.sessions.revoke_family(token.family_id).await?,
         Err(StoreError::NotFound) => {}
         Err(other) => return Err(other.into()),
     }

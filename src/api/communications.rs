@@ -164,7 +164,7 @@ pub async fn post_message(
         .store
         .change_ticket(ticket.id, Box::new(move |current| workflow::plan_message(current, kind, content, &actor, at)))
         .await?;
-    state.analytics_cache.invalidate();
+    state.cache.invalidate(crate::ops::cache::Namespace::Tickets).await;
     events::communications_added(&state.broker, &appended);
     if after.status != ticket.status || after.assigned_agent_id != ticket.assigned_agent_id {
         events::ticket_changed(&state.broker, &ticket, &after, None);

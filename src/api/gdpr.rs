@@ -143,7 +143,8 @@ pub async fn erase_customer(
 ) -> ApiResult<StatusCode> {
     let customer = customer_for(&state, &user, &id).await?;
     state.store.erase_customer(customer.id, audit(&user, "gdpr.erased", customer.id)).await?;
-    state.analytics_cache.invalidate();
+    state.sessions.revoke_user(customer.id).await;
+    state.cache.invalidate(crate::ops::cache::Namespace::Tickets).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

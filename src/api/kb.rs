@@ -19,6 +19,7 @@ use crate::domain::kb::{self, ArticleStatus, SearchQuery};
 use crate::domain::ticket::Category;
 use crate::domain::validate::{self, Errors, FieldError};
 use crate::error::{ApiResult, AppError, Problem};
+use crate::ops::cache::Namespace;
 use crate::store::{now, Article, ArticleFilter, NewAudit, Page, PageRequest, StoreError};
 
 pub fn router() -> Router<AppState> {
@@ -81,7 +82,7 @@ impl From<Article> for ArticleDto {
 }
 
 /// An article in a list (without its body).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ArticleSummaryDto {
     pub id: Uuid,
@@ -116,7 +117,7 @@ impl From<Article> for ArticleSummaryDto {
 }
 
 /// A search result.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchHitDto {
     #[serde(flatten)]
@@ -184,15 +185,33 @@ pub async fn search(
     let filter = visibility(&user, &params, &mut errors);
     let page = page_request(&params, &mut errors);
     errors.finish().map_err(AppError::Validation)?;
-    let hits = match text.as_deref().and_then(SearchQuery::parse) {
-        Some(query) => state.store.search_articles(&query, &filter, page).await?,
-        None => Page { items: Vec::new(), total: 0 },
+    let Some(query) = text.as_deref().and_then(SearchQuery::parse) else {
+        return Ok(Json(PageDto::from_page(Page::<SearchHitDto> { items: Vec::new(), total: 0 }, &page, |hit| hit)));
     };
-    Ok(Json(PageDto::from_page(hits, &page, |hit| SearchHitDto {
+    // Hot and read-mostly: cached briefly, invalidated by every article write.
+    let key = format!(
+        "search|{}|{:?}|{:?}|{}|{}|{}",
+        query.terms().join(" "),
+        filter.category,
+        filter.status,
+        filter.published_only,
+        page.page,
+        page.size
+    );
+    let (hit, generation) = state.cache.get(Namespace::Kb, &key).await;
+    if let Some(cached) = hit.and_then(|text| serde_json::from_str::<PageDto<SearchHitDto>>(&text).ok()) {
+        return Ok(Json(cached));
+    }
+    let hits = state.store.search_articles(&query, &filter, page).await?;
+    let result = PageDto::from_page(hits, &page, |hit| SearchHitDto {
         article: hit.article.into(),
         score: (hit.rank * 10_000.0).round() / 10_000.0,
         snippet: kb::highlight(&hit.snippet),
-    })))
+    });
+    if let Ok(text) = serde_json::to_string(&result) {
+        state.cache.put(Namespace::Kb, &key, generation, text).await;
+    }
+    Ok(Json(result))
 }
 
 /// Articles by title, optionally by category (and, for staff, status).
@@ -376,6 +395,7 @@ pub async fn create_article(
     apply(&mut article, request, true).map_err(AppError::Validation)?;
     let audit = article_audit(&user, "kb.article_created", &article);
     let article = state.store.create_article(article, audit).await.map_err(slug_conflict)?;
+    state.cache.invalidate(Namespace::Kb).await;
     let location = format!("/api/customer-support/knowledge-base/articles/{}", article.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(ArticleDto::from(article))))
 }
@@ -383,7 +403,9 @@ pub async fn create_article(
 async fn save(state: &AppState, user: &AuthUser, mut article: Article, action: &str) -> ApiResult<Json<ArticleDto>> {
     article.updated_at = now();
     let audit = article_audit(user, action, &article);
-    Ok(Json(state.store.update_article(article, audit).await.map_err(slug_conflict)?.into()))
+    let saved = state.store.update_article(article, audit).await.map_err(slug_conflict)?;
+    state.cache.invalidate(Namespace::Kb).await;
+    Ok(Json(saved.into()))
 }
 
 /// Update an article (staff; partial).
@@ -475,6 +497,7 @@ pub async fn delete_article(
     let article = visible_article(&state, Some(&user), &key).await?;
     let audit = article_audit(&user, "kb.article_deleted", &article);
     state.store.delete_article(article.id, audit).await?;
+    state.cache.invalidate(Namespace::Kb).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -501,5 +524,7 @@ pub async fn vote_article(
     ApiJson(request): ApiJson<VoteRequest>,
 ) -> ApiResult<Json<ArticleSummaryDto>> {
     let article = visible_article(&state, Some(&user), &key).await?;
-    Ok(Json(state.store.vote_article(article.id, user.id, request.helpful).await?.into()))
+    let voted = state.store.vote_article(article.id, user.id, request.helpful).await?;
+    state.cache.invalidate(Namespace::Kb).await;
+    Ok(Json(voted.into()))
 }

@@ -63,7 +63,7 @@ impl PageParams {
 }
 
 /// Page metadata.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PageMeta {
     pub size: u32,
@@ -73,7 +73,7 @@ pub struct PageMeta {
 }
 
 /// One page of a list.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PageDto<T> {
     pub content: Vec<T>,
     pub page: PageMeta,

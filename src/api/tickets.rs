@@ -22,6 +22,7 @@ use crate::domain::user::Role;
 use crate::domain::validate::{self, Errors, FieldError};
 use crate::domain::workflow::{self, TicketEdit};
 use crate::error::{ApiResult, AppError, Problem};
+use crate::ops::cache::Namespace;
 use crate::realtime::events;
 use crate::store::{now, NewAudit, NewTicket, Ticket, TicketFilter, TicketSort};
 
@@ -34,7 +35,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A support ticket.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TicketDto {
     pub id: Uuid,
@@ -191,13 +192,33 @@ pub async fn list_tickets(
     let searched_for_nothing = params.q.as_deref().is_some_and(|q| !q.trim().is_empty())
         && filter.q.is_none()
         && filter.ticket_number.is_none();
-    let tickets = if searched_for_nothing {
+    if searched_for_nothing {
         // Only stop words or punctuation: nothing can match.
-        crate::store::Page { items: Vec::new(), total: 0 }
-    } else {
-        state.store.list_tickets(&filter, page).await?
-    };
-    Ok(Json(PageDto::from_page(tickets, &page, TicketDto::from)))
+        return Ok(Json(PageDto::from_page(
+            crate::store::Page::<TicketDto> { items: Vec::new(), total: 0 },
+            &page,
+            |t| t,
+        )));
+    }
+    // The staff queue is read far more often than it changes: cache it briefly (every ticket
+    // write invalidates). Customers' own lists are cheap and personal, so they are not cached.
+    let cache_key = user.is_staff().then(|| format!("queue|{filter:?}|{page:?}"));
+    let mut generation = None;
+    if let Some(key) = &cache_key {
+        let (hit, seen) = state.cache.get(Namespace::Tickets, key).await;
+        if let Some(cached) = hit.and_then(|text| serde_json::from_str::<PageDto<TicketDto>>(&text).ok()) {
+            return Ok(Json(cached));
+        }
+        generation = Some(seen);
+    }
+    let tickets = state.store.list_tickets(&filter, page).await?;
+    let result = PageDto::from_page(tickets, &page, TicketDto::from);
+    if let (Some(key), Some(generation)) = (cache_key, generation) {
+        if let Ok(text) = serde_json::to_string(&result) {
+            state.cache.put(Namespace::Tickets, &key, generation, text).await;
+        }
+    }
+    Ok(Json(result))
 }
 
 /// A new ticket.
@@ -282,7 +303,7 @@ pub async fn create_ticket(
         after: Some(serde_json::json!({ "priority": priority, "customerId": customer_id })),
     };
     let (ticket, _) = state.store.create_ticket(ticket, Vec::new(), Some(audit)).await?;
-    state.analytics_cache.invalidate();
+    state.cache.invalidate(crate::ops::cache::Namespace::Tickets).await;
     events::ticket_created(&state.broker, &ticket);
     let location = format!("/api/customer-support/tickets/{}", ticket.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(TicketDto::from(ticket))))
@@ -356,7 +377,7 @@ async fn edit_ticket(state: &AppState, user: &AuthUser, id: &str, edit: TicketEd
             Box::new(move |current| workflow::plan_edit(current, edit, &actor, assignee_name, at)),
         )
         .await?;
-    state.analytics_cache.invalidate();
+    state.cache.invalidate(crate::ops::cache::Namespace::Tickets).await;
     events::communications_added(&state.broker, &appended);
     events::ticket_changed(&state.broker, &ticket, &after, assignee.map(|a| a.user_id));
     Ok(after)
@@ -465,7 +486,7 @@ pub async fn delete_ticket(
         after: None,
     };
     state.store.delete_ticket(ticket.id, audit).await?;
-    state.analytics_cache.invalidate();
+    state.cache.invalidate(crate::ops::cache::Namespace::Tickets).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -501,6 +522,6 @@ pub async fn rate_ticket(
         .store
         .change_ticket(ticket.id, Box::new(move |current| workflow::plan_rating(current, request.rating, &actor, at)))
         .await?;
-    state.analytics_cache.invalidate();
+    state.cache.invalidate(crate::ops::cache::Namespace::Tickets).await;
     Ok(Json(after.into()))
 }

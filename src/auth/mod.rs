@@ -3,6 +3,7 @@
 
 pub mod extractor;
 pub mod password;
+pub mod sessions;
 pub mod throttle;
 pub mod tokens;
 

@@ -78,7 +78,8 @@ static TICKET_COUNTS: Mutex<Option<TicketCounts>> = Mutex::new(None);
 async fn refresh_gauges(state: &AppState) {
     if let Some((rss, cpu)) = process_usage() {
         metrics::gauge!("process_resident_memory_bytes").set(rss as f64);
-        metrics::counter!("process_cpu_seconds_total").absolute(cpu as u64);
+        // A gauge holding the running total: the metrics counter type only counts whole units.
+        metrics::gauge!("process_cpu_seconds_total").set(cpu);
     }
     let (size, idle) = state.store.pool_usage();
     metrics::gauge!("db_pool_connections", "state" => "idle").set(idle as f64);

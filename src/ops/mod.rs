@@ -1,5 +1,6 @@
-//! Operations: Prometheus metrics, log masking and rate limits.
+//! Operations: Prometheus metrics, log masking, rate limits and the cache of hot reads.
 
+pub mod cache;
 pub mod masking;
 pub mod metrics;
 pub mod rate_limit;

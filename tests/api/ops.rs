@@ -194,3 +194,47 @@ async fn rate_limits_are_shared_across_instances_through_redis() {
     b.get("/tickets", &customer.token).await.problem(429);
     a.get("/tickets", &customer.token).await.problem(429);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_live_in_redis_and_are_shared_by_instances() {
+    let Some(redis) = crate::helpers::redis_url("sessions in Redis").await else { return };
+    let prefix = format!("alphintra-test-{}", uuid::Uuid::new_v4().simple());
+    let configure = |config: &mut alphintra_support::config::Config| {
+        config.redis_url = Some(redis.clone());
+        config.redis_prefix = prefix.clone();
+    };
+    let Some(a) = TestApp::spawn_with(crate::helpers::Backend::Postgres, "sessions in Redis", configure).await else {
+        return;
+    };
+    let b = a.another_instance(configure).await;
+    let customer = a.customer().await;
+    // The refresh token is in Redis, not in the database.
+    let client = redis::Client::open(redis.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:rt:*")).query_async(&mut conn).await.unwrap();
+    assert_eq!(keys.len(), 1);
+
+    // Signed in on A, refreshed on B, rotated: the old token is retired everywhere.
+    async fn refresh(app: &TestApp, token: String) -> crate::helpers::Reply {
+        app.request(Method::POST, "/auth/refresh", None, Some(json!({ "refreshToken": token }))).await
+    }
+    let rotated = refresh(&b, customer.refresh_token.clone()).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let next = rotated.body["refreshToken"].as_str().unwrap().to_string();
+    refresh(&a, customer.refresh_token.clone()).await.problem(401);
+    refresh(&a, next.clone()).await.problem(401);
+
+    // Logout on one instance ends the session on both.
+    let again = a.login(&customer.email, "customer-pass-1").await;
+    let out = b.request(Method::POST, "/auth/logout", None, Some(json!({ "refreshToken": again.refresh_token }))).await;
+    assert_eq!(out.status, 204);
+    refresh(&a, again.refresh_token.clone()).await.problem(401);
+
+    // Erasure ends every Redis session of the customer.
+    let third = a.login(&customer.email, "customer-pass-1").await;
+    let admin = a.admin().await;
+    let erased = a.request(Method::DELETE, &format!("/gdpr/customers/{}", customer.id), Some(&admin.token), None).await;
+    assert_eq!(erased.status, 204);
+    refresh(&b, third.refresh_token).await.problem(401);
+    let _: () = redis::cmd("DEL").arg(keys).query_async(&mut conn).await.unwrap_or(());
+}
