@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router {
                 .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::ops::rate_limit::enforce)),
         )
         .merge(crate::realtime::ws::router())
+        .merge(crate::web::router())
         .route("/api/health", get(api::health::liveness))
         .route(
             &format!("{API_BASE}/swagger-ui.html"),

@@ -11,6 +11,7 @@ pub mod ops;
 pub mod realtime;
 pub mod store;
 pub mod telemetry;
+pub mod web;
 
 use tokio::net::TcpListener;
 
