@@ -408,6 +408,17 @@ async fn customer_and_agent_chat_live_in_two_browsers() {
         .await;
     agent.js("window.__noReload = 'queue'; return true;").await;
 
+    // The agent's presence switch: shown with the current status, and a change is saved.
+    agent.wait_for("the presence switch", "!document.querySelector('[data-presence]').hidden").await;
+    agent
+        .js("const s = document.querySelector('[data-presence-select]'); s.value = 'BUSY'; s.dispatchEvent(new Event('change')); return true;")
+        .await;
+    agent.wait_for("the saved presence", "document.body.innerText.includes('Status: Busy')").await;
+    let agent_token =
+        server.login(AGENT_EMAIL, AGENT_PASSWORD).await["accessToken"].as_str().expect("token").to_string();
+    let me = server.api(reqwest::Method::GET, "/auth/me", Some(&agent_token), None).await;
+    assert_eq!(me["agent"]["status"], "BUSY", "the presence change is stored");
+
     // The customer looks at the help center, signs up, and searches while typing.
     customer.goto(&server.url("/support")).await;
     customer.wait_for("popular articles", "document.body.innerText.includes('Reset two-factor authentication')").await;

@@ -23,7 +23,10 @@ use crate::error::{ApiResult, AppError, Problem};
 use crate::store::{Agent, NewAgent, NewAudit, NewUser, StoreError};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/agents", get(list_agents).post(create_agent)).route("/agents/{id}", get(get_agent))
+    Router::new()
+        .route("/agents", get(list_agents).post(create_agent))
+        .route("/agents/{id}", get(get_agent))
+        .route("/agents/{id}/status", axum::routing::put(set_agent_status))
 }
 
 /// A support agent and their current workload.
@@ -210,4 +213,48 @@ pub async fn get_agent(
         Err(StoreError::NotFound) => Err(AppError::NotFound("No agent with this id.".into())),
         Err(other) => Err(other.into()),
     }
+}
+
+/// An agent's availability.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AgentStatusRequest {
+    pub status: AgentStatus,
+}
+
+/// Set an agent's presence: AVAILABLE, BUSY, AWAY or OFFLINE (the agent themself, or a supervisor).
+#[utoipa::path(put, path = "/agents/{id}/status", tag = "agents",
+    params(("id" = Uuid, Path, description = "Agent id")),
+    request_body = AgentStatusRequest,
+    responses(
+        (status = 200, description = "Updated", body = AgentDto),
+        (status = 400, description = "Unknown status", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Someone else's status, and not a supervisor", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such agent", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn set_agent_status(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<AgentStatusRequest>,
+) -> ApiResult<Json<AgentDto>> {
+    user.require_staff()?;
+    let id = parse_uuid("id", &id).map_err(|_| AppError::NotFound("No agent with this id.".into()))?;
+    let agent = match state.store.agent_by_id(id).await {
+        Ok(agent) => agent,
+        Err(StoreError::NotFound) => return Err(AppError::NotFound("No agent with this id.".into())),
+        Err(other) => return Err(other.into()),
+    };
+    if agent.user_id != user.id {
+        user.require_supervisor()?;
+    }
+    let audit = NewAudit {
+        actor_id: Some(user.id),
+        action: "agent.status_changed".into(),
+        entity_type: "agent".into(),
+        entity_id: agent.id.to_string(),
+        before: Some(serde_json::json!({ "status": agent.status })),
+        after: Some(serde_json::json!({ "status": request.status })),
+    };
+    Ok(Json(state.store.set_agent_status(agent.id, request.status, audit).await?.into()))
 }

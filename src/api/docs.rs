@@ -15,7 +15,7 @@ use super::{agents, analytics, auth, communications, gdpr, health, kb, tickets};
         tickets::list_tickets, tickets::create_ticket, tickets::get_ticket, tickets::update_ticket,
         tickets::delete_ticket, tickets::assign_ticket, tickets::rate_ticket,
         communications::list_communications, communications::post_communication,
-        agents::list_agents, agents::create_agent, agents::get_agent,
+        agents::list_agents, agents::create_agent, agents::get_agent, agents::set_agent_status,
         kb::search, kb::list_articles, kb::get_article, kb::create_article, kb::update_article,
         kb::delete_article, kb::publish_article, kb::unpublish_article, kb::archive_article, kb::vote_article,
         analytics::ticket_analytics, analytics::agent_analytics,

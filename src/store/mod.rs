@@ -388,6 +388,8 @@ pub trait Store: Send + Sync + 'static {
     async fn agent_by_id(&self, id: Uuid) -> StoreResult<Agent>;
     async fn agent_by_user_id(&self, user_id: Uuid) -> StoreResult<Agent>;
     async fn list_agents(&self, page: PageRequest<()>) -> StoreResult<Page<Agent>>;
+    /// Sets an agent's availability and audits it.
+    async fn set_agent_status(&self, id: Uuid, status: AgentStatus, audit: NewAudit) -> StoreResult<Agent>;
 
     /// Creates a ticket with its opening communications; allocates the ticket number.
     async fn create_ticket(

@@ -349,6 +349,22 @@ impl Store for PgStore {
         fetch_agent(&self.pool, "user_id", user_id).await
     }
 
+    async fn set_agent_status(&self, id: Uuid, status: AgentStatus, audit: NewAudit) -> StoreResult<Agent> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE support_agents SET status = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(status.as_str())
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        self.agent_by_id(id).await
+    }
+
     async fn list_agents(&self, page: PageRequest<()>) -> StoreResult<Page<Agent>> {
         let sql = format!("{AGENT_SELECT} ORDER BY u.full_name, a.id LIMIT $1 OFFSET $2");
         let rows: Vec<AgentRow> =

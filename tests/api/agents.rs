@@ -10,7 +10,30 @@ on_both_backends!(
     supervisors_onboard_agents_and_staff_list_them,
     customers_and_agents_cannot_manage_agents,
     agent_creation_is_validated,
+    agents_set_their_own_presence,
 );
+
+async fn agents_set_their_own_presence(app: TestApp) {
+    let (agent, agent_id) = app.agent().await;
+    let (other, other_id) = app.agent().await;
+    let (supervisor, _) = app.staff("SUPERVISOR").await;
+    let customer = app.customer().await;
+    let path = format!("/agents/{agent_id}/status");
+    let away = app.put(&path, &agent.token, json!({ "status": "AWAY" })).await;
+    assert_eq!(away.status, 200, "{}", away.body);
+    assert_eq!(away.body["status"], "AWAY");
+    assert_eq!(app.get(&format!("/agents/{agent_id}"), &other.token).await.body["status"], "AWAY");
+    app.put(&path, &other.token, json!({ "status": "OFFLINE" })).await.problem(403);
+    app.put(&path, &customer.token, json!({ "status": "OFFLINE" })).await.problem(403);
+    app.put(&path, &agent.token, json!({ "status": "SLEEPING" })).await.problem(400);
+    let by_supervisor =
+        app.put(&format!("/agents/{other_id}/status"), &supervisor.token, json!({ "status": "BUSY" })).await;
+    assert_eq!(by_supervisor.body["status"], "BUSY");
+    app.put(&format!("/agents/{}/status", uuid::Uuid::new_v4()), &supervisor.token, json!({ "status": "BUSY" }))
+        .await
+        .problem(404);
+    assert_eq!(app.audit_count("agent.status_changed", &agent_id.to_string()).await, 1);
+}
 
 async fn supervisors_onboard_agents_and_staff_list_them(app: TestApp) {
     let (supervisor, _) = app.staff("SUPERVISOR").await;

@@ -46,6 +46,26 @@ function showGate(message) {
   $('#staff-email').focus();
 }
 
+/** The agent's own presence switch (AVAILABLE / BUSY / AWAY / OFFLINE), saved on change. */
+function wirePresence(agent) {
+  const box = $('[data-presence]');
+  if (!box || !agent) return;
+  const select = $('[data-presence-select]', box);
+  select.value = agent.status;
+  box.hidden = false;
+  select.addEventListener('change', async () => {
+    const previous = agent.status;
+    try {
+      const saved = await api(`/agents/${agent.id}/status`, { method: 'PUT', body: { status: select.value } });
+      agent.status = saved.status;
+      toast(`Status: ${select.options[select.selectedIndex].textContent}`);
+    } catch {
+      select.value = previous;
+      toast('Could not change your status; try again.');
+    }
+  });
+}
+
 async function boot() {
   renderAccount($('.sidebar [data-account]'), app.session, {
     signInHref: '/support/dashboard',
@@ -67,6 +87,7 @@ async function boot() {
   }
   $('[data-staff-signin]').hidden = true;
   $('[data-staff-app]').hidden = false;
+  wirePresence(app.me.agent);
   if (flags.websocket) {
     app.socket = createStompClient({ getToken: accessToken, fetchAfter: communicationsAfter });
     app.socket.onStateChange((state) => showConnectionState(state === 'idle' ? 'connecting' : state));
