@@ -38,7 +38,12 @@ async fn upgrade(
     let token = header_token.or(params.access_token);
     // Room for the largest frame plus framing; the STOMP decoder enforces the exact limit.
     let max_message = state.session_settings.max_frame_bytes + 1024;
+    // Idle connections dominate memory: tungstenite's defaults reserve 128 KiB of read buffer and
+    // batch writes up to 128 KiB per connection. Chat frames are small, so read in 4 KiB chunks
+    // (larger frames still assemble across reads) and write each frame out at once.
     ws.protocols(SUBPROTOCOLS)
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
         .max_message_size(max_message)
         .max_frame_size(max_message)
         .on_upgrade(move |socket| session::run(socket, state, token))
