@@ -82,6 +82,36 @@ struct DemoMessage {
     content: String,
 }
 
+/// The demo knowledge base (61 articles for a trading platform) as store records with fresh ids;
+/// the bench tool builds its 10,000-article corpus from them.
+pub fn knowledge_base() -> anyhow::Result<Vec<crate::store::Article>> {
+    let articles: Vec<DemoArticle> = serde_json::from_str(ARTICLES)?;
+    Ok(articles
+        .into_iter()
+        .map(|demo| {
+            let at = now();
+            let published = demo.status == crate::domain::kb::ArticleStatus::Published;
+            crate::store::Article {
+                id: Uuid::new_v4(),
+                slug: demo.slug,
+                title: demo.title,
+                summary: demo.summary,
+                content: demo.content,
+                category: demo.category,
+                tags: demo.tags,
+                status: demo.status,
+                view_count: 0,
+                helpful_count: 0,
+                not_helpful_count: 0,
+                author_id: None,
+                created_at: at,
+                updated_at: at,
+                published_at: published.then_some(at),
+            }
+        })
+        .collect())
+}
+
 fn seed_audit(entity_type: &str, entity_id: Uuid) -> NewAudit {
     NewAudit {
         actor_id: None,
@@ -211,27 +241,7 @@ pub async fn seed_if_empty(store: &dyn Store) -> anyhow::Result<()> {
             )
             .await?;
     }
-    let articles: Vec<DemoArticle> = serde_json::from_str(ARTICLES)?;
-    for demo in articles {
-        let at = now();
-        let published = demo.status == crate::domain::kb::ArticleStatus::Published;
-        let article = crate::store::Article {
-            id: Uuid::new_v4(),
-            slug: demo.slug,
-            title: demo.title,
-            summary: demo.summary,
-            content: demo.content,
-            category: demo.category,
-            tags: demo.tags,
-            status: demo.status,
-            view_count: 0,
-            helpful_count: 0,
-            not_helpful_count: 0,
-            author_id: None,
-            created_at: at,
-            updated_at: at,
-            published_at: published.then_some(at),
-        };
+    for article in knowledge_base()? {
         let audit = seed_audit("kb_article", article.id);
         store.create_article(article, audit).await?;
     }

@@ -576,24 +576,31 @@ impl Store for PgStore {
         page: PageRequest<()>,
     ) -> StoreResult<Page<SearchHit>> {
         let (leading, last) = query.postgres_parts();
-        // The headline is computed for the page's rows only (it re-parses the whole body).
+        // Ranking reads only the id, the vector and the sort keys of each match; the full row and
+        // the headline (which re-parses the whole body) are fetched for the page's rows only.
         let mut sql = QueryBuilder::<Postgres>::new("WITH q AS (SELECT websearch_to_tsquery('english', ");
         sql.push_bind(leading.clone()).push(") && to_tsquery('english', ").push_bind(last.clone()).push(
-            ") AS query), hits AS (SELECT a.*, ts_rank(a.search_vector, q.query)::float8 AS rank, q.query \
-                   FROM knowledge_base_articles a, q WHERE a.search_vector @@ q.query",
+            ") AS query), hits AS (SELECT id, updated_at, ts_rank(search_vector, q.query)::float8 AS rank \
+                   FROM knowledge_base_articles, q WHERE search_vector @@ q.query",
         );
         push_article_filters(&mut sql, filter);
         sql.push(" ORDER BY rank DESC, updated_at DESC, id LIMIT ")
             .push_bind(i64::from(page.size))
             .push(" OFFSET ")
             .push_bind(page.offset())
-            .push(format!(") SELECT {ARTICLE_COLUMNS}, rank, ts_headline('english', content, query, "))
+            .push(format!(
+                ") SELECT {}, hits.rank, ts_headline('english', a.content, q.query, ",
+                article_columns_of_a()
+            ))
             .push_bind(format!(
                 "StartSel={},StopSel={},MaxWords=35,MinWords=15,MaxFragments=1",
                 crate::domain::kb::MATCH_START,
                 crate::domain::kb::MATCH_END
             ))
-            .push(") AS snippet FROM hits ORDER BY rank DESC, updated_at DESC, id");
+            .push(
+                ") AS snippet FROM hits JOIN knowledge_base_articles a ON a.id = hits.id, q \
+                 ORDER BY hits.rank DESC, hits.updated_at DESC, hits.id",
+            );
         let rows: Vec<HitRow> = sql.build_query_as().fetch_all(&self.pool).await?;
 
         let mut count = QueryBuilder::<Postgres>::new(

@@ -222,6 +222,11 @@ pub fn convert<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec
 pub const ARTICLE_COLUMNS: &str = "id, slug, title, summary, content, category, tags, status, view_count, \
      helpful_count, not_helpful_count, author_id, created_at, updated_at, published_at";
 
+/// [`ARTICLE_COLUMNS`] qualified with `a.`, for joins with tables that share some of the names.
+pub fn article_columns_of_a() -> String {
+    ARTICLE_COLUMNS.split(", ").map(|column| format!("a.{column}")).collect::<Vec<_>>().join(", ")
+}
+
 #[derive(sqlx::FromRow)]
 pub struct ArticleRow {
     id: Uuid,

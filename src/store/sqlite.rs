@@ -193,11 +193,6 @@ fn push_article_filters(query: &mut QueryBuilder<'_, Sqlite>, filter: &ArticleFi
     }
 }
 
-/// The article columns qualified with `a.`, for joins with the FTS table (which has some of the same names).
-fn article_columns_of_a() -> String {
-    ARTICLE_COLUMNS.split(", ").map(|column| format!("a.{column}")).collect::<Vec<_>>().join(", ")
-}
-
 async fn insert_article(conn: &mut SqliteConnection, article: &Article) -> StoreResult<()> {
     sqlx::query(INSERT_ARTICLE)
         .bind(article.id)
@@ -591,28 +586,45 @@ impl Store for SqliteStore {
         filter: &ArticleFilter,
         page: PageRequest<()>,
     ) -> StoreResult<Page<SearchHit>> {
-        let expression = query.fts5();
+        // The user's terms search the four text columns; visibility and category are filters on
+        // the index's status and category columns (migration 0005), so FTS5 alone finds and ranks
+        // the visible matches and article rows are read for the page only. The values come from
+        // enums, never from the client.
+        let mut expression = format!("{{title tags summary content}} : ({})", query.fts5());
+        if filter.published_only {
+            expression.push_str(" AND status : \"PUBLISHED\"");
+        }
+        if let Some(status) = filter.status {
+            expression.push_str(&format!(" AND status : \"{}\"", status.as_str()));
+        }
+        if let Some(category) = filter.category {
+            expression.push_str(&format!(" AND category : \"{}\"", category.as_str()));
+        }
         // bm25 is lower-is-better; negate it so rank is higher-is-better on both backends.
-        // Column weights: title 10, tags 6, summary 4, content 1.
+        // Column weights: title 10, tags 6, summary 4, content 1, filters 0. Ties go to the
+        // newest article (highest rowid), which keeps the tie-break inside the index too.
+        const BM25: &str = "bm25(kb_fts, 10.0, 6.0, 4.0, 1.0, 0.0, 0.0)";
         let mut sql = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {}, -bm25(kb_fts, 10.0, 6.0, 4.0, 1.0) AS rank, \
-             snippet(kb_fts, 3, char(57344), char(57345), '…', 24) AS snippet \
-             FROM kb_fts JOIN knowledge_base_articles a ON a.rowid = kb_fts.rowid WHERE kb_fts MATCH ",
-            article_columns_of_a()
+            "WITH hits AS (SELECT rowid AS hit, -{BM25} AS rank FROM kb_fts WHERE kb_fts MATCH "
         ));
-        sql.push_bind(expression.clone());
-        push_article_filters(&mut sql, filter);
-        sql.push(" ORDER BY rank DESC, a.updated_at DESC, a.id LIMIT ")
+        sql.push_bind(expression.clone())
+            .push(format!(" ORDER BY {BM25}, rowid DESC LIMIT "))
             .push_bind(i64::from(page.size))
             .push(" OFFSET ")
-            .push_bind(page.offset());
+            .push_bind(page.offset())
+            .push(format!(
+                ") SELECT {}, hits.rank, snippet(kb_fts, 3, char(57344), char(57345), '…', 24) AS snippet \
+                 FROM hits JOIN kb_fts ON kb_fts.rowid = hits.hit \
+                 JOIN knowledge_base_articles a ON a.rowid = hits.hit WHERE kb_fts MATCH ",
+                article_columns_of_a()
+            ))
+            .push_bind(expression.clone())
+            .push(" ORDER BY hits.rank DESC, hits.hit DESC");
         let rows: Vec<HitRow> = sql.build_query_as().fetch_all(&self.readers).await?;
-        let mut count = QueryBuilder::<Sqlite>::new(
-            "SELECT COUNT(*) FROM kb_fts JOIN knowledge_base_articles a ON a.rowid = kb_fts.rowid WHERE kb_fts MATCH ",
-        );
-        count.push_bind(expression);
-        push_article_filters(&mut count, filter);
-        let total: i64 = count.build_query_scalar().fetch_one(&self.readers).await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM kb_fts WHERE kb_fts MATCH $1")
+            .bind(expression)
+            .fetch_one(&self.readers)
+            .await?;
         let items = rows
             .into_iter()
             .map(|row| Ok(SearchHit { article: row.article.try_into()?, rank: row.rank, snippet: row.snippet }))

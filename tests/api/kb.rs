@@ -59,6 +59,16 @@ async fn staff_write_articles_and_readers_see_published_ones(app: TestApp) {
     assert_eq!(again.body["viewCount"], 2);
     let found = app.request(Method::GET, "/knowledge-base/search?q=authentication", None, None).await;
     assert_eq!(found.body["page"]["totalElements"], 1);
+    // Status and category are filters, never search text.
+    for word in ["published", "account", "draft"] {
+        let none = app.get(&format!("/knowledge-base/search?q={word}"), &agent.token).await;
+        assert_eq!(none.body["page"]["totalElements"], 0, "{word} is not in the article's text");
+    }
+    let unpublished = app.post(&format!("/knowledge-base/articles/{id}/unpublish"), &agent.token, json!({})).await;
+    assert_eq!(unpublished.body["status"], "DRAFT");
+    let hidden = app.request(Method::GET, "/knowledge-base/search?q=authentication", None, None).await;
+    assert_eq!(hidden.body["page"]["totalElements"], 0, "unpublished articles leave public search at once");
+    app.post(&format!("/knowledge-base/articles/{id}/publish"), &agent.token, json!({})).await;
 
     // Editing, slug conflicts, archiving, deleting.
     let edited = app
