@@ -62,7 +62,8 @@ pub fn router(state: AppState) -> Router {
         .nest(
             API_BASE,
             api::router()
-                .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::ops::rate_limit::enforce)),
+                .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::ops::rate_limit::enforce))
+                .route_layer(axum::middleware::from_fn_with_state(state.clone(), request_deadline)),
         )
         .merge(crate::realtime::ws::router())
         .merge(crate::web::router())
@@ -91,6 +92,23 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// An API request that cannot finish within REQUEST_TIMEOUT_SECS (typically because the database
+/// stopped answering without closing its connections) gets 503, instead of holding the client
+/// and a pool connection until TCP gives up. Dropping the handler rolls back its transaction.
+async fn request_deadline(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let limit = Duration::from_secs(state.config.request_timeout_secs);
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            crate::error::AppError::Unavailable(format!("request did not finish within {limit:?}")).into_response()
+        }
+    }
 }
 
 /// Errors produced by the framework itself (405, 415 ...) come without a body; give them one,

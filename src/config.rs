@@ -75,6 +75,11 @@ pub struct Config {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1_048_576, value_parser = clap::value_parser!(u64).range(1024..=104_857_600))]
     pub max_body_bytes: u64,
 
+    /// Longest an API request may take, in seconds; past it the client gets 503 (typically the
+    /// database stopped answering) instead of waiting with a connection held.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_secs: u64,
+
     /// Failed logins (per account and client address) before login is throttled for 15 minutes.
     #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub login_max_failures: u32,

@@ -301,9 +301,15 @@ impl Session {
         let content = body.message.or(body.content).ok_or_else(|| Fatal::for_frame(frame, "message is required"))?;
         let kind = body.kind.unwrap_or(CommunicationType::Message);
         let user = self.connected()?.user.clone();
-        communications::post_message(&self.state, &user, &ticket_id.to_string(), kind, &content)
-            .await
-            .map_err(|e| Fatal::for_frame(frame, api_error_text(&e)))?;
+        // Same deadline as an API request: a database that stopped answering ends in an ERROR
+        // (no RECEIPT, so the client knows to send again), not in a session stuck for good.
+        let limit = Duration::from_secs(self.state.config.request_timeout_secs);
+        let ticket = ticket_id.to_string();
+        let stored = communications::post_message(&self.state, &user, &ticket, kind, &content);
+        match tokio::time::timeout(limit, stored).await {
+            Ok(result) => result.map_err(|e| Fatal::for_frame(frame, api_error_text(&e)))?,
+            Err(_) => return Err(Fatal::for_frame(frame, "the message could not be stored in time; send it again")),
+        };
         Ok(Vec::new())
     }
 

@@ -84,9 +84,53 @@ pub struct TestApp {
     pub backend: Backend,
     pub client: reqwest::Client,
     pub database_url: String,
-    _data_dir: Option<tempdir::TempDir>,
-    _pg: Option<PgDatabase>,
+    _database: Option<TestDatabase>,
     shutdown: Option<oneshot::Sender<()>>,
+}
+
+/// A fresh database for one test: a SQLite file in a temporary directory, or a new PostgreSQL
+/// database; both removed when this is dropped.
+pub struct TestDatabase {
+    pub url: String,
+    /// The temporary directory (DATA_DIR for a server on this database).
+    pub dir: std::path::PathBuf,
+    _dir: tempdir::TempDir,
+    _pg: Option<PgDatabase>,
+}
+
+impl TestDatabase {
+    /// `None` (with a SKIPPED line, or a failure under REQUIRE_ALL_BACKENDS=1) when PostgreSQL
+    /// is asked for and absent.
+    pub async fn create(backend: Backend, test: &str) -> Option<TestDatabase> {
+        let data_dir = tempdir::TempDir::new();
+        let (url, pg) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}", data_dir.0.join("support.db").display()), None),
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url();
+                let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
+                    Ok(conn) => conn,
+                    Err(error) => {
+                        if require_all_backends() {
+                            panic!("REQUIRE_ALL_BACKENDS=1 but PostgreSQL is unreachable at {admin_url}: {error}");
+                        }
+                        eprintln!("SKIPPED: {test} on PostgreSQL: no server at {admin_url} ({error})");
+                        return None;
+                    }
+                };
+                let name = format!("alphintra_test_{}", Uuid::new_v4().simple());
+                sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create test database");
+                let url = match admin_url.rsplit_once('/') {
+                    Some((server, _)) => format!("{server}/{name}"),
+                    None => panic!("TEST_DATABASE_URL must name a database"),
+                };
+                (url, Some(PgDatabase { admin_url, name }))
+            }
+        };
+        Some(TestDatabase { url, dir: data_dir.0.clone(), _dir: data_dir, _pg: pg })
+    }
 }
 
 mod tempdir {
@@ -157,38 +201,10 @@ impl TestApp {
 
     /// Like [`TestApp::spawn`], with a chance to adjust the configuration first.
     pub async fn spawn_with(backend: Backend, test: &str, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
-        let data_dir = tempdir::TempDir::new();
-        let mut config = Config::for_tests(data_dir.0.clone());
-        let (database_url, pg) = match backend {
-            Backend::Sqlite => (format!("sqlite://{}", data_dir.0.join("support.db").display()), None),
-            Backend::Postgres => {
-                let admin_url = postgres_admin_url();
-                let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
-                    Ok(conn) => conn,
-                    Err(error) => {
-                        if require_all_backends() {
-                            panic!("REQUIRE_ALL_BACKENDS=1 but PostgreSQL is unreachable at {admin_url}: {error}");
-                        }
-                        eprintln!("SKIPPED: {test} on PostgreSQL: no server at {admin_url} ({error})");
-                        return None;
-                    }
-                };
-                let name = format!("alphintra_test_{}", Uuid::new_v4().simple());
-                sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-                    .execute(&mut admin)
-                    .await
-                    .expect("create test database");
-                let url = match admin_url.rsplit_once('/') {
-                    Some((server, _)) => format!("{server}/{name}"),
-                    None => panic!("TEST_DATABASE_URL must name a database"),
-                };
-                (url, Some(PgDatabase { admin_url, name }))
-            }
-        };
-        config.database_url = Some(database_url.clone());
-        let mut app = Self::start(config, backend, database_url, adjust).await;
-        app._data_dir = Some(data_dir);
-        app._pg = pg;
+        let database = TestDatabase::create(backend, test).await?;
+        let config = Config::for_tests(database.dir.clone());
+        let mut app = Self::start(config, backend, database.url.clone(), adjust).await;
+        app._database = Some(database);
         Some(app)
     }
 
@@ -222,8 +238,7 @@ impl TestApp {
             backend,
             client: reqwest::Client::new(),
             database_url,
-            _data_dir: None,
-            _pg: None,
+            _database: None,
             shutdown: Some(shutdown),
         }
     }
@@ -235,8 +250,7 @@ impl TestApp {
             backend: Backend::Sqlite,
             client: reqwest::Client::new(),
             database_url: String::new(),
-            _data_dir: None,
-            _pg: None,
+            _database: None,
             shutdown: None,
         }
     }

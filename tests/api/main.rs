@@ -13,6 +13,7 @@ mod external_tokens;
 mod health;
 mod interop;
 mod ops;
+mod reliability;
 mod scale_out;
 mod stomp;
 mod stomp_client;
