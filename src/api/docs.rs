@@ -22,7 +22,7 @@ use super::{agents, analytics, auth, communications, gdpr, health, kb, tickets};
         gdpr::export_customer, gdpr::erase_customer, gdpr::list_audit,
         health::actuator_health, health::info,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonProblems),
     tags(
         (name = "auth", description = "Accounts and tokens"),
         (name = "tickets", description = "Support tickets"),
@@ -45,5 +45,64 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
+    }
+}
+
+/// Answers every route can give besides its own, added to each operation that does not list them
+/// already, so the document matches what clients (and schemathesis in CI) actually receive:
+/// 401 for a missing, expired or forged token (public routes too: a bad token is never ignored),
+/// 429 from the rate limiter, 503 when the database is unavailable or too slow; 400 where there
+/// are parameters or a body to get wrong, 404 where the path names a resource, and 413 / 415 where
+/// a JSON body is read.
+struct CommonProblems;
+
+impl Modify for CommonProblems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    crate::error::PROBLEM_JSON,
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if path.starts_with("/actuator/") {
+                continue;
+            }
+            let operations =
+                [item.get.as_mut(), item.post.as_mut(), item.put.as_mut(), item.delete.as_mut(), item.patch.as_mut()];
+            for operation in operations.into_iter().flatten() {
+                let parameters = operation.parameters.as_deref().unwrap_or_default();
+                let in_path = parameters.iter().any(|p| matches!(p.parameter_in, ParameterIn::Path));
+                let has_body = operation.request_body.is_some();
+                let mut common = vec![
+                    ("401", "Missing, expired or invalid bearer token"),
+                    ("429", "Too many requests; retry after the Retry-After header's seconds"),
+                    ("503", "The database is unavailable or did not answer in time; retry shortly"),
+                ];
+                if has_body || !parameters.is_empty() {
+                    common.push(("400", "Invalid parameter or body; `errors` names each field"));
+                }
+                if in_path {
+                    common.push(("404", "No such resource, or not yours"));
+                }
+                if has_body {
+                    common.push(("413", "The body exceeds MAX_BODY_BYTES"));
+                    common.push(("415", "The body must be application/json"));
+                }
+                for (status, description) in common {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| problem(description).into());
+                }
+            }
+        }
     }
 }

@@ -49,6 +49,20 @@ async fn openapi_documents_every_endpoint(app: TestApp) {
         }
     }
     assert!(doc.body["components"]["schemas"]["Problem"].is_object());
+    // Enums are documented with the values on the wire, not the Rust variant names.
+    let schemas = &doc.body["components"]["schemas"];
+    assert_eq!(schemas["Priority"]["enum"], serde_json::json!(["LOW", "MEDIUM", "HIGH", "URGENT"]));
+    assert_eq!(schemas["Category"]["enum"][2], "DEPOSIT_WITHDRAWAL");
+    // Every operation lists the problems any route can answer with.
+    let get_ticket = &paths["/tickets/{id}"]["get"]["responses"];
+    for status in ["401", "404", "429", "503"] {
+        assert!(get_ticket.get(status).is_some(), "GET /tickets/{{id}} documents {status}");
+    }
+    let create = &paths["/tickets"]["post"]["responses"];
+    for status in ["400", "413", "415"] {
+        assert!(create.get(status).is_some(), "POST /tickets documents {status}");
+    }
+    assert_eq!(create["415"]["content"]["application/problem+json"]["schema"]["$ref"], "#/components/schemas/Problem");
 
     // Interactive docs are served from the binary: no CDN.
     let redirect = app.client.get(app.url("/swagger-ui.html")).send().await.unwrap();
