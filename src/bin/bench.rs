@@ -63,6 +63,10 @@ enum Scenario {
     StompFanout,
     /// --count STOMP connections with heart-beats, held for --duration.
     StompConnections,
+    /// Two instances (PostgreSQL + Redis); --count clients chat at --rate messages/s in total
+    /// for --duration (default 60 s) while instance A is killed (SIGKILL) and restarted: its
+    /// clients reconnect to B, and every acknowledged message must be stored exactly once.
+    StompFaults,
 }
 
 impl Scenario {
@@ -76,6 +80,7 @@ impl Scenario {
             Scenario::StompLatency => "stomp-latency",
             Scenario::StompFanout => "stomp-fanout",
             Scenario::StompConnections => "stomp-connections",
+            Scenario::StompFaults => "stomp-faults",
         }
     }
 }
@@ -140,9 +145,10 @@ struct Args {
     #[arg(long, value_enum, default_value_t = SeedVia::Store)]
     seed_via: SeedVia,
 
-    /// stomp-latency: messages per second.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=20_000))]
-    rate: u64,
+    /// stomp-latency: messages per second (default 1000); stomp-faults: messages per second from
+    /// all clients together (default 250).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=20_000))]
+    rate: Option<u64>,
 
     /// Seconds of load before measuring starts (HTTP scenarios and stomp-latency).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=60))]
@@ -183,8 +189,16 @@ struct Args {
 }
 
 impl Args {
+    fn rate(&self) -> u64 {
+        self.rate.unwrap_or(if self.scenario == Scenario::StompFaults { 250 } else { 1000 })
+    }
+
     fn duration(&self) -> Duration {
-        let default = if self.scenario == Scenario::StompConnections { 20 } else { 10 };
+        let default = match self.scenario {
+            Scenario::StompConnections => 20,
+            Scenario::StompFaults => 60,
+            _ => 10,
+        };
         Duration::from_secs(self.duration.unwrap_or(default))
     }
 
@@ -242,6 +256,7 @@ async fn run_scenario(args: &Args, env: &mut Env) -> Result<Report> {
         Scenario::StompLatency => stomp_latency(args, env, &mut report).await?,
         Scenario::StompFanout => stomp_fanout(args, env, &mut report).await?,
         Scenario::StompConnections => stomp_connections(args, env, &mut report).await?,
+        Scenario::StompFaults => stomp_faults(args, env, &mut report).await?,
     }
     Ok(report)
 }
@@ -258,6 +273,81 @@ struct Spawned {
     postgres: Option<(String, String)>,
     child: Option<tokio::process::Child>,
     port: u16,
+    /// Shared by every instance the bench starts, so tokens work on all of them and survive restarts.
+    jwt_secret: String,
+    /// Settings added for every instance (stomp-faults: Redis).
+    extra_env: Vec<(String, String)>,
+}
+
+impl Spawned {
+    /// The server's command line for an instance on `port`, logging to `<name>.log`.
+    fn command(&self, port: u16, name: &str, admin: &(String, String)) -> Result<tokio::process::Command> {
+        let log =
+            std::fs::OpenOptions::new().create(true).append(true).open(self.temp_dir.join(format!("{name}.log")))?;
+        let mut command = tokio::process::Command::new(&self.exe);
+        for name in [
+            "DATABASE_URL",
+            "REDIS_URL",
+            "REDIS_PREFIX",
+            "WS_PORT",
+            "SEED_DEMO",
+            "JWT_PUBLIC_KEY_FILE",
+            "DB_MAX_CONNECTIONS",
+            "LOG_FORMAT",
+            "MAX_WS_CONNECTIONS",
+            "STOMP_OUTBOUND_QUEUE",
+            "STOMP_MAX_SUBSCRIPTIONS",
+            "STOMP_MAX_FRAME_BYTES",
+        ] {
+            command.env_remove(name);
+        }
+        command
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env("DATA_DIR", self.temp_dir.join("data"))
+            .env("JWT_SECRET", &self.jwt_secret)
+            .env("ADMIN_EMAIL", &admin.0)
+            .env("ADMIN_PASSWORD", &admin.1)
+            .env("LOG_LEVEL", "warn")
+            .env("STOMP_HEARTBEAT_MS", "10000")
+            .env("ACCESS_TOKEN_TTL_SECS", "3600")
+            // Capacity is measured, not abuse protection: one client address sends everything.
+            .env("RATE_LIMIT_PER_IP", "0")
+            .env("RATE_LIMIT_PER_USER", "0")
+            .envs(self.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true);
+        if let DatabaseTarget::Postgres(url) = &self.database {
+            command.env("DATABASE_URL", url);
+        }
+        Ok(command)
+    }
+
+    /// Starts an instance and waits for its first 200 from /api/health.
+    async fn start_instance(&self, port: u16, name: &str, admin: &(String, String)) -> Result<tokio::process::Child> {
+        let mut child =
+            self.command(port, name, admin)?.spawn().with_context(|| format!("cannot start {}", self.exe.display()))?;
+        let host_port = format!("127.0.0.1:{port}");
+        let mut probe = RawHttp::new(&host_port);
+        let request = format!("GET /api/health HTTP/1.1\r\nHost: {host_port}\r\nConnection: close\r\n\r\n");
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait()? {
+                let log = std::fs::read_to_string(self.temp_dir.join(format!("{name}.log"))).unwrap_or_default();
+                bail!("the server exited during start-up ({status}); its log:\n{}", tail(&log, 40));
+            }
+            if let Ok(Ok(200)) = tokio::time::timeout(Duration::from_secs(1), probe.send(request.as_bytes())).await {
+                return Ok(child);
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                bail!("the server did not answer /api/health within 60 s");
+            }
+            probe.reset();
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
 }
 
 /// The server under test, started by the bench or given with --target.
@@ -314,6 +404,8 @@ impl Env {
             postgres: None,
             child: None,
             port: free_port()?,
+            jwt_secret: secret(48),
+            extra_env: Vec::new(),
         };
         if args.db == Db::Postgres {
             let name = format!("alphintra_bench_{}", Uuid::new_v4().simple());
@@ -348,65 +440,10 @@ impl Env {
     /// Starts the server (when the bench owns it) and waits for the first 200 from /api/health.
     async fn start(&mut self) -> Result<()> {
         let Some(spawned) = self.spawned.as_mut() else { return Ok(()) };
-        let (admin_email, admin_password) = self.admin.clone().unwrap_or_default();
-        let log = std::fs::File::create(spawned.temp_dir.join("server.log"))?;
-        let mut command = tokio::process::Command::new(&spawned.exe);
-        for name in [
-            "DATABASE_URL",
-            "REDIS_URL",
-            "WS_PORT",
-            "SEED_DEMO",
-            "JWT_PUBLIC_KEY_FILE",
-            "DB_MAX_CONNECTIONS",
-            "LOG_FORMAT",
-            "MAX_WS_CONNECTIONS",
-            "STOMP_OUTBOUND_QUEUE",
-            "STOMP_MAX_SUBSCRIPTIONS",
-            "STOMP_MAX_FRAME_BYTES",
-        ] {
-            command.env_remove(name);
-        }
-        command
-            .env("HOST", "127.0.0.1")
-            .env("PORT", spawned.port.to_string())
-            .env("DATA_DIR", spawned.temp_dir.join("data"))
-            .env("JWT_SECRET", secret(48))
-            .env("ADMIN_EMAIL", admin_email)
-            .env("ADMIN_PASSWORD", admin_password)
-            .env("LOG_LEVEL", "warn")
-            .env("STOMP_HEARTBEAT_MS", "10000")
-            .env("ACCESS_TOKEN_TTL_SECS", "3600")
-            // Capacity is measured, not abuse protection: one client address sends everything.
-            .env("RATE_LIMIT_PER_IP", "0")
-            .env("RATE_LIMIT_PER_USER", "0")
-            .stdin(std::process::Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .kill_on_drop(true);
-        if let DatabaseTarget::Postgres(url) = &spawned.database {
-            command.env("DATABASE_URL", url);
-        }
+        let admin = self.admin.clone().unwrap_or_default();
         let started = Instant::now();
-        let mut child = command.spawn().with_context(|| format!("cannot start {}", spawned.exe.display()))?;
+        let child = spawned.start_instance(spawned.port, "server", &admin).await?;
         self.pid = child.id();
-        let mut probe = RawHttp::new(&self.host_port);
-        let request = format!("GET /api/health HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.host_port);
-        loop {
-            if let Some(status) = child.try_wait()? {
-                spawned.child = Some(child);
-                let log = std::fs::read_to_string(spawned.temp_dir.join("server.log")).unwrap_or_default();
-                bail!("the server exited during start-up ({status}); its log:\n{}", tail(&log, 40));
-            }
-            if let Ok(Ok(200)) = tokio::time::timeout(Duration::from_secs(1), probe.send(request.as_bytes())).await {
-                break;
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                spawned.child = Some(child);
-                bail!("the server did not answer /api/health within 60 s");
-            }
-            probe.reset();
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
         self.startup = Some(started.elapsed());
         spawned.child = Some(child);
         Ok(())
@@ -1263,7 +1300,11 @@ impl Report {
                 params.insert("seed".into(), args.seed().into());
             }
             Scenario::StompLatency => {
-                params.insert("rate".into(), args.rate.into());
+                params.insert("rate".into(), args.rate().into());
+            }
+            Scenario::StompFaults => {
+                params.insert("count".into(), args.count().into());
+                params.insert("rate".into(), args.rate().into());
             }
             Scenario::StompFanout | Scenario::StompConnections => {
                 params.insert("count".into(), args.count().into());
@@ -1952,8 +1993,8 @@ async fn stomp_latency(args: &Args, env: &mut Env, report: &mut Report) -> Resul
     receiver.subscribe("0", &topic).await?;
     let sender = Stomp::connect(&env.ws_url, &setup.customer().token, "0,0", false).await?;
 
-    let warm = (args.rate * args.warmup) as usize;
-    let measured = (args.rate * args.duration().as_secs()) as usize;
+    let warm = (args.rate() * args.warmup) as usize;
+    let measured = (args.rate() * args.duration().as_secs()) as usize;
     let total = warm + measured;
     let base = Instant::now();
     let sent_at: Arc<Vec<AtomicU64>> = Arc::new((0..total).map(|_| AtomicU64::new(0)).collect());
@@ -2034,7 +2075,7 @@ async fn stomp_latency(args: &Args, env: &mut Env, report: &mut Report) -> Resul
             (latencies, error)
         })
     };
-    let period = Duration::from_secs_f64(1.0 / args.rate as f64);
+    let period = Duration::from_secs_f64(1.0 / args.rate() as f64);
     let mut meter = None;
     let mut measure_start = base;
     let mut send_error = None;
@@ -2060,7 +2101,7 @@ async fn stomp_latency(args: &Args, env: &mut Env, report: &mut Report) -> Resul
         meter.finish(report);
     }
     let achieved = measured as f64 / send_seconds;
-    report.num("rate_requested", "requested rate", args.rate as f64, "msg/s", 0);
+    report.num("rate_requested", "requested rate", args.rate() as f64, "msg/s", 0);
     report.num("rate_achieved", "achieved send rate", achieved, "msg/s", 0);
     report.int("messages_measured", "messages sent in the window", measured as u64);
     let lost = (measured - latencies.len().min(measured)) as u64;
@@ -2486,4 +2527,272 @@ mod tests {
         assert_eq!(bench_number(br#"{"seq":3,"content":"bench 42","x":1}"#, "bench"), Some(42));
         assert_eq!(bench_number(br#"{"content":"other 42"}"#, "bench"), None);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenario: stomp-faults
+
+/// Connections per ticket: one on each instance, so every message also crosses Redis.
+const FAULT_CONNECTIONS_PER_TICKET: usize = 2;
+/// Tickets per bench customer.
+const FAULT_TICKETS_PER_CUSTOMER: usize = 5;
+
+/// What one chat client saw.
+#[derive(Default)]
+struct FaultClient {
+    /// Texts of the messages the server acknowledged with a RECEIPT.
+    acknowledged: Vec<String>,
+    /// SENDs whose connection broke before their RECEIPT (neither confirmed nor retried).
+    unconfirmed: u64,
+    receipt_latencies: Vec<u64>,
+    /// Milliseconds from losing a connection to being subscribed again on the other instance.
+    reconnect_ms: Vec<u64>,
+    /// MESSAGE frames received for the ticket (its own and the other connection's).
+    delivered: u64,
+    errors: Vec<String>,
+}
+
+struct FaultPlan {
+    urls: [String; 2],
+    deadline: Instant,
+    interval: Duration,
+}
+
+/// One chat client: connects to its home instance, subscribes to its ticket, sends a message
+/// with a receipt every `interval`; when the connection breaks it moves to the other instance.
+async fn fault_client(plan: Arc<FaultPlan>, index: usize, ticket: Uuid, token: String) -> FaultClient {
+    let mut seen = FaultClient::default();
+    let mut instance = index % 2;
+    let mut lost_at: Option<Instant> = None;
+    let mut n = 0u64;
+    let topic = format!("/topic/tickets/{ticket}/messages");
+    // Spread the first SENDs over one interval.
+    let offset = plan.interval.mul_f64((index % 97) as f64 / 97.0);
+    while Instant::now() < plan.deadline {
+        let mut stomp = match Stomp::connect(&plan.urls[instance], &token, "0,0", true).await {
+            Ok(stomp) => stomp,
+            Err(error) => {
+                if lost_at.is_none() {
+                    seen.errors.push(format!("connect: {error:#}"));
+                }
+                instance = 1 - instance;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if let Err(error) = stomp.subscribe("chat", &topic).await {
+            seen.errors.push(format!("subscribe: {error:#}"));
+            instance = 1 - instance;
+            continue;
+        }
+        if let Some(at) = lost_at.take() {
+            seen.reconnect_ms.push(at.elapsed().as_millis() as u64);
+        }
+        let mut next_send = tokio::time::Instant::now() + if n == 0 { offset } else { Duration::ZERO };
+        let mut pending: Option<(String, String, Instant)> = None;
+        let broke = loop {
+            let deadline = tokio::time::Instant::from_std(plan.deadline);
+            tokio::select! {
+                _ = tokio::time::sleep_until(next_send), if pending.is_none() => {
+                    let text = format!("faults {index}-{n}");
+                    let receipt = format!("m-{n}");
+                    n += 1;
+                    let started = Instant::now();
+                    if stomp.send(&chat_send(ticket, &text, Some(&receipt))).await.is_err() {
+                        seen.unconfirmed += 1;
+                        break true;
+                    }
+                    pending = Some((text, receipt, started));
+                    next_send += plan.interval;
+                }
+                frame = read_frame(&mut stomp.ws, &mut stomp.decoder) => match frame {
+                    Ok(Some(frame)) if frame.command == Command::Receipt => {
+                        match pending.take() {
+                            Some((text, receipt, started)) if frame.header("receipt-id") == Some(receipt.as_str()) => {
+                                seen.receipt_latencies.push(started.elapsed().as_micros() as u64);
+                                seen.acknowledged.push(text);
+                            }
+                            other => {
+                                seen.errors.push(format!("unexpected RECEIPT {:?}", frame.header("receipt-id")));
+                                pending = other;
+                            }
+                        }
+                    }
+                    Ok(Some(frame)) if frame.command == Command::Message => seen.delivered += 1,
+                    Ok(Some(frame)) if frame.command == Command::Error => {
+                        seen.errors.push(format!("ERROR: {}", describe(&frame)));
+                        break true;
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => break true,
+                },
+                _ = tokio::time::sleep_until(deadline) => break false,
+            }
+        };
+        if !broke {
+            // Wait for the last receipt, so a message in flight at the end is not miscounted.
+            if let Some((text, receipt, started)) = pending.take() {
+                loop {
+                    match stomp.next().await {
+                        Ok(frame)
+                            if frame.command == Command::Receipt
+                                && frame.header("receipt-id") == Some(receipt.as_str()) =>
+                        {
+                            seen.receipt_latencies.push(started.elapsed().as_micros() as u64);
+                            seen.acknowledged.push(text);
+                            break;
+                        }
+                        Ok(_) => {}
+                        Err(_) => {
+                            seen.unconfirmed += 1;
+                            break;
+                        }
+                    }
+                }
+            }
+            let _ = stomp.send(&Frame::new(Command::Disconnect)).await;
+            return seen;
+        }
+        if pending.is_some() {
+            seen.unconfirmed += 1;
+        }
+        lost_at = Some(Instant::now());
+        instance = 1 - instance;
+    }
+    seen
+}
+
+async fn stomp_faults(args: &Args, env: &mut Env, report: &mut Report) -> Result<()> {
+    let Some(spawned) = env.spawned.as_mut() else {
+        bail!("stomp-faults starts and kills its own two instances: it cannot use --target");
+    };
+    if !matches!(spawned.database, DatabaseTarget::Postgres(_)) {
+        bail!("stomp-faults runs two instances on one database: use --db postgres");
+    }
+    let redis_url = std::env::var("BENCH_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    spawned.extra_env = vec![
+        ("REDIS_URL".into(), redis_url),
+        ("REDIS_PREFIX".into(), format!("bench-{}", short_id())),
+        ("MAX_WS_CONNECTIONS".into(), "20000".into()),
+    ];
+    env.start().await?;
+    let admin = env.admin.clone().unwrap_or_default();
+    let spawned = env.spawned.as_ref().ok_or_else(|| anyhow!("no server"))?;
+    let port_b = free_port()?;
+    let mut instance_b = spawned.start_instance(port_b, "server-b", &admin).await?;
+    let urls = [env.ws_url.clone(), format!("ws://127.0.0.1:{port_b}/ws")];
+
+    let connections = args.count();
+    let tickets_needed = connections.div_ceil(FAULT_CONNECTIONS_PER_TICKET);
+    let mut tickets: Vec<(Uuid, String)> = Vec::with_capacity(tickets_needed);
+    while tickets.len() < tickets_needed {
+        let customer = env.register("faults").await?;
+        for _ in 0..FAULT_TICKETS_PER_CUSTOMER.min(tickets_needed - tickets.len()) {
+            tickets.push((open_ticket(env, &customer).await?, customer.token.clone()));
+        }
+    }
+    eprintln!("bench: {} tickets for {connections} clients; opening connections", tickets.len());
+
+    let duration = args.duration();
+    let plan = Arc::new(FaultPlan {
+        urls,
+        deadline: Instant::now() + duration,
+        interval: Duration::from_secs_f64(connections as f64 / args.rate() as f64),
+    });
+    let started = Instant::now();
+    let clients: Vec<_> = (0..connections)
+        .map(|i| {
+            let (ticket, token) = tickets[i / FAULT_CONNECTIONS_PER_TICKET].clone();
+            tokio::spawn(fault_client(plan.clone(), i, ticket, token))
+        })
+        .collect();
+
+    // The fault: a third of the way in, instance A dies without warning and comes back 5 s later.
+    tokio::time::sleep(duration / 3).await;
+    let spawned = env.spawned.as_mut().ok_or_else(|| anyhow!("no server"))?;
+    let mut instance_a = spawned.child.take().ok_or_else(|| anyhow!("instance A is not running"))?;
+    instance_a.start_kill()?;
+    instance_a.wait().await?;
+    let killed_at = started.elapsed();
+    eprintln!("bench: instance A killed (SIGKILL) at {:.1} s", killed_at.as_secs_f64());
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let restarted = spawned.start_instance(spawned.port, "server", &admin).await?;
+    env.pid = restarted.id();
+    spawned.child = Some(restarted);
+    eprintln!("bench: instance A back at {:.1} s", started.elapsed().as_secs_f64());
+
+    let mut all = FaultClient::default();
+    for client in clients {
+        let seen = client.await?;
+        all.acknowledged.extend(seen.acknowledged);
+        all.unconfirmed += seen.unconfirmed;
+        all.receipt_latencies.extend(seen.receipt_latencies);
+        all.reconnect_ms.extend(seen.reconnect_ms);
+        all.delivered += seen.delivered;
+        all.errors.extend(seen.errors);
+    }
+
+    // Every acknowledged message must be in its ticket's conversation exactly once.
+    let acknowledged: std::collections::HashSet<&str> = all.acknowledged.iter().map(String::as_str).collect();
+    let mut stored_once = 0usize;
+    let mut duplicated = 0usize;
+    let mut stored_total = 0usize;
+    for (ticket, token) in &tickets {
+        let mut after = 0i64;
+        loop {
+            let page = env
+                .api(
+                    reqwest::Method::GET,
+                    &format!("/tickets/{ticket}/communications?after={after}&limit=500"),
+                    Some(token),
+                    None,
+                )
+                .await?;
+            let items = page.as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                break;
+            }
+            let mut counts: HashMap<String, usize> = HashMap::new();
+            for item in &items {
+                after = item["seq"].as_i64().unwrap_or(after);
+                if let Some(text) = item["content"].as_str() {
+                    *counts.entry(text.to_string()).or_default() += 1;
+                }
+            }
+            stored_total += items.len();
+            for (text, count) in counts {
+                if count > 1 {
+                    duplicated += 1;
+                }
+                if acknowledged.contains(text.as_str()) {
+                    stored_once += 1;
+                }
+            }
+        }
+    }
+    let lost = acknowledged.len() - stored_once;
+    let _ = std::process::Command::new("kill").args(["-TERM", &instance_b.id().unwrap_or(0).to_string()]).status();
+    let _ = tokio::time::timeout(Duration::from_secs(15), instance_b.wait()).await;
+
+    report.int("clients", "chat clients (half on each instance at start)", connections as u64);
+    report.num("killed_at_s", "instance A killed (SIGKILL) at", killed_at.as_secs_f64(), "s", 1);
+    report.int("acknowledged", "messages acknowledged (RECEIPT)", acknowledged.len() as u64);
+    report.int("unconfirmed", "SENDs cut off before their RECEIPT", all.unconfirmed);
+    report.int("stored", "messages stored", stored_total as u64);
+    report.int("lost", "acknowledged but not stored", lost as u64);
+    report.target("lost", "0", lost == 0);
+    report.int("duplicated", "stored more than once", duplicated as u64);
+    report.target("duplicated", "0", duplicated == 0);
+    report.int("reconnects", "reconnections to the other instance", all.reconnect_ms.len() as u64);
+    let mut reconnect_us: Vec<u64> = all.reconnect_ms.iter().map(|ms| ms * 1000).collect();
+    let reconnect = Latency::of(&mut reconnect_us);
+    report.latency("reconnect", "reconnect (lost → subscribed on the other)", &reconnect);
+    let receipts = Latency::of(&mut all.receipt_latencies);
+    report.latency("receipt", "SEND → RECEIPT", &receipts);
+    report.int("delivered", "MESSAGE frames delivered to the clients", all.delivered);
+    report.int("client_errors", "client errors (ERROR frames, failed connects)", all.errors.len() as u64);
+    if let Some(first) = all.errors.first() {
+        report.text("first_client_error", "first client error", first.clone());
+    }
+    Ok(())
 }

@@ -15,6 +15,7 @@ mod interop;
 mod ops;
 mod reliability;
 mod scale_out;
+mod security;
 mod stomp;
 mod stomp_client;
 mod tickets;
