@@ -89,6 +89,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// A JSON body that is already serialised, e.g. a cache hit: sent as it is, instead of being
+/// parsed back into a DTO and encoded again for every request.
+pub struct JsonText(pub String);
+
+impl JsonText {
+    pub fn encode<T: serde::Serialize>(value: &T) -> Result<JsonText, AppError> {
+        serde_json::to_string(value).map(JsonText).map_err(|e| AppError::Internal(e.into()))
+    }
+}
+
+impl axum::response::IntoResponse for JsonText {
+    fn into_response(self) -> axum::response::Response {
+        ([(axum::http::header::CONTENT_TYPE, "application/json")], self.0).into_response()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

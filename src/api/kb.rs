@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::{ApiJson, ApiQuery, JsonText};
 use super::pagination::{PageDto, PageParams};
 use crate::app::AppState;
 use crate::auth::{AuthUser, MaybeAuthUser};
@@ -173,7 +173,7 @@ pub async fn search(
     State(state): State<AppState>,
     user: MaybeAuthUser,
     ApiQuery(params): ApiQuery<SearchParams>,
-) -> ApiResult<Json<PageDto<SearchHitDto>>> {
+) -> ApiResult<JsonText> {
     let mut errors = Errors::default();
     let text = match params.q.as_deref() {
         Some(q) => errors.check(validate::text("q", q, 1, 200)),
@@ -186,7 +186,11 @@ pub async fn search(
     let page = page_request(&params, &mut errors);
     errors.finish().map_err(AppError::Validation)?;
     let Some(query) = text.as_deref().and_then(SearchQuery::parse) else {
-        return Ok(Json(PageDto::from_page(Page::<SearchHitDto> { items: Vec::new(), total: 0 }, &page, |hit| hit)));
+        return JsonText::encode(&PageDto::from_page(
+            Page::<SearchHitDto> { items: Vec::new(), total: 0 },
+            &page,
+            |hit| hit,
+        ));
     };
     // Hot and read-mostly: cached briefly, invalidated by every article write.
     let key = format!(
@@ -199,19 +203,17 @@ pub async fn search(
         page.size
     );
     let (hit, generation) = state.cache.get(Namespace::Kb, &key).await;
-    if let Some(cached) = hit.and_then(|text| serde_json::from_str::<PageDto<SearchHitDto>>(&text).ok()) {
-        return Ok(Json(cached));
+    if let Some(cached) = hit {
+        return Ok(JsonText(cached));
     }
     let hits = state.store.search_articles(&query, &filter, page).await?;
-    let result = PageDto::from_page(hits, &page, |hit| SearchHitDto {
+    let result = JsonText::encode(&PageDto::from_page(hits, &page, |hit| SearchHitDto {
         article: hit.article.into(),
         score: (hit.rank * 10_000.0).round() / 10_000.0,
         snippet: kb::highlight(&hit.snippet),
-    });
-    if let Ok(text) = serde_json::to_string(&result) {
-        state.cache.put(Namespace::Kb, &key, generation, text).await;
-    }
-    Ok(Json(result))
+    }))?;
+    state.cache.put(Namespace::Kb, &key, generation, result.0.clone()).await;
+    Ok(result)
 }
 
 /// Articles by title, optionally by category (and, for staff, status).

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::communications::CommunicationDto;
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::{ApiJson, ApiQuery, JsonText};
 use super::pagination::{PageDto, PageParams};
 use super::{actor_for, parse_uuid, ticket_for};
 use crate::app::AppState;
@@ -183,7 +183,7 @@ pub async fn list_tickets(
     State(state): State<AppState>,
     user: AuthUser,
     ApiQuery(params): ApiQuery<TicketListParams>,
-) -> ApiResult<Json<PageDto<TicketDto>>> {
+) -> ApiResult<JsonText> {
     let mut errors = Errors::default();
     let filter = parse_filter(&params, &user, &mut errors);
     let page =
@@ -194,11 +194,11 @@ pub async fn list_tickets(
         && filter.ticket_number.is_none();
     if searched_for_nothing {
         // Only stop words or punctuation: nothing can match.
-        return Ok(Json(PageDto::from_page(
+        return JsonText::encode(&PageDto::from_page(
             crate::store::Page::<TicketDto> { items: Vec::new(), total: 0 },
             &page,
             |t| t,
-        )));
+        ));
     }
     // The staff queue is read far more often than it changes: cache it briefly (every ticket
     // write invalidates). Customers' own lists are cheap and personal, so they are not cached.
@@ -206,19 +206,17 @@ pub async fn list_tickets(
     let mut generation = None;
     if let Some(key) = &cache_key {
         let (hit, seen) = state.cache.get(Namespace::Tickets, key).await;
-        if let Some(cached) = hit.and_then(|text| serde_json::from_str::<PageDto<TicketDto>>(&text).ok()) {
-            return Ok(Json(cached));
+        if let Some(cached) = hit {
+            return Ok(JsonText(cached));
         }
         generation = Some(seen);
     }
     let tickets = state.store.list_tickets(&filter, page).await?;
-    let result = PageDto::from_page(tickets, &page, TicketDto::from);
+    let result = JsonText::encode(&PageDto::from_page(tickets, &page, TicketDto::from))?;
     if let (Some(key), Some(generation)) = (cache_key, generation) {
-        if let Ok(text) = serde_json::to_string(&result) {
-            state.cache.put(Namespace::Tickets, &key, generation, text).await;
-        }
+        state.cache.put(Namespace::Tickets, &key, generation, result.0.clone()).await;
     }
-    Ok(Json(result))
+    Ok(result)
 }
 
 /// A new ticket.
