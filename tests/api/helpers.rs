@@ -45,6 +45,16 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Waits until at least `needed` seconds are left in the current one-minute rate-limit window,
+/// so a burst counted by the test cannot straddle two windows.
+pub async fn fresh_rate_window(needed: u64) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let left = 60 - now % 60;
+    if left < needed {
+        tokio::time::sleep(std::time::Duration::from_secs(left + 1)).await;
+    }
+}
+
 pub fn require_all_backends() -> bool {
     std::env::var("REQUIRE_ALL_BACKENDS").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
 }

@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{redis_url, require_all_backends, Backend, TestApp};
+use crate::helpers::{fresh_rate_window, redis_url, require_all_backends, Backend, TestApp};
 use crate::stomp_client::StompClient;
 
 fn unique_prefix() -> String {
@@ -178,6 +178,53 @@ async fn redis_outage_degrades_to_local_delivery_and_recovers() {
     let (_, body) = remote.expect_message().await;
     assert_eq!(body["content"], "after outage");
     redis.kill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_keeps_sign_in_and_rate_limits_working() {
+    let port = free_port();
+    let Some(redis) = OwnRedis::start(port).await else {
+        assert!(!require_all_backends(), "REQUIRE_ALL_BACKENDS=1 but redis-server could not be started");
+        eprintln!("SKIPPED: redis outage (sessions, rate limits): the redis-server binary is not available");
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let prefix = unique_prefix();
+    let configure = |config: &mut alphintra_support::config::Config| {
+        config.redis_url = Some(url.clone());
+        config.redis_prefix = prefix.clone();
+        config.rate_limit_per_user = 8;
+    };
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, "redis outage: sessions and limits", configure).await else {
+        return;
+    };
+    wait_for_redis(&app, "UP").await;
+    let earlier = app.customer().await;
+
+    redis.kill().await;
+    wait_for_redis(&app, "DOWN").await;
+    // Sign-up, sign-in and refresh go on: new sessions are kept in the database meanwhile.
+    let customer = app.customer().await;
+    let again = app.login(&customer.email, "customer-pass-1").await;
+    let refresh =
+        |token: String| app.request(Method::POST, "/auth/refresh", None, Some(json!({ "refreshToken": token })));
+    let rotated = refresh(again.refresh_token.clone()).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    refresh(again.refresh_token.clone()).await.problem(401);
+    // A session that lives only in the unreachable Redis cannot be checked: a clean 401 (sign in
+    // again), never a 5xx.
+    refresh(earlier.refresh_token.clone()).await.problem(401);
+    // Access tokens need no Redis at all.
+    assert_eq!(app.get("/auth/me", &earlier.token).await.status, 200);
+
+    // The per-user limit is still enforced, counted by this instance alone.
+    fresh_rate_window(10).await;
+    for _ in 0..8 {
+        assert_eq!(app.get("/tickets", &customer.token).await.status, 200);
+    }
+    let limited = app.get("/tickets", &customer.token).await;
+    limited.problem(429);
+    assert!(limited.headers.get("retry-after").is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
