@@ -2,6 +2,7 @@
 //! SQLite and PostgreSQL implementations. SQL lives only below this module.
 
 pub mod analytics;
+mod group_commit;
 mod postgres;
 mod rows;
 mod sqlite;

@@ -11,12 +11,15 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::analytics::{self, AgentAnalytics, AnalyticsRange, DurationStats, PeriodStats, TicketAnalytics};
+use super::group_commit::GroupCommit;
 use super::rows::*;
 use super::*;
 
 pub struct SqliteStore {
     /// The single writer; every transaction runs here.
     pool: SqlitePool,
+    /// Batches the hot writes (new tickets, ticket changes and messages) into shared commits.
+    writer: GroupCommit,
     /// Readers for plain queries, so reads never queue behind writes.
     readers: SqlitePool,
 }
@@ -45,7 +48,7 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { pool, readers })
+        Ok(Self { writer: GroupCommit::start(pool.clone()), pool, readers })
     }
 }
 
@@ -388,33 +391,38 @@ impl Store for SqliteStore {
         append: Vec<NewCommunication>,
         audit: Option<NewAudit>,
     ) -> StoreResult<(Ticket, Vec<Communication>)> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO tickets (id, number, subject, description, status, priority, priority_rank, category, tags, \
-             customer_id, assigned_agent_id, created_at, updated_at, sla_due_at) \
-             VALUES ($1, (SELECT COALESCE(MAX(number), 1000) + 1 FROM tickets), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)",
-        )
-        .bind(ticket.id)
-        .bind(&ticket.subject)
-        .bind(&ticket.description)
-        .bind(ticket.status.as_str())
-        .bind(ticket.priority.as_str())
-        .bind(ticket.priority.rank())
-        .bind(ticket.category.as_str())
-        .bind(Json(&ticket.tags))
-        .bind(ticket.customer_id)
-        .bind(ticket.assigned_agent_id)
-        .bind(ticket.created_at)
-        .bind(ticket.sla_due_at)
-        .execute(&mut *tx)
-        .await?;
-        let communications = append_communications(&mut tx, ticket.id, &append).await?;
-        if let Some(audit) = &audit {
-            insert_audit(&mut tx, audit).await?;
-        }
-        let stored = fetch_ticket(&mut tx, ticket.id).await?;
-        tx.commit().await?;
-        Ok((stored, communications))
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO tickets (id, number, subject, description, status, priority, priority_rank, \
+                         category, tags, customer_id, assigned_agent_id, created_at, updated_at, sla_due_at) \
+                         VALUES ($1, (SELECT COALESCE(MAX(number), 1000) + 1 FROM tickets), $2, $3, $4, $5, $6, $7, \
+                         $8, $9, $10, $11, $11, $12)",
+                    )
+                    .bind(ticket.id)
+                    .bind(&ticket.subject)
+                    .bind(&ticket.description)
+                    .bind(ticket.status.as_str())
+                    .bind(ticket.priority.as_str())
+                    .bind(ticket.priority.rank())
+                    .bind(ticket.category.as_str())
+                    .bind(Json(&ticket.tags))
+                    .bind(ticket.customer_id)
+                    .bind(ticket.assigned_agent_id)
+                    .bind(ticket.created_at)
+                    .bind(ticket.sla_due_at)
+                    .execute(&mut *conn)
+                    .await?;
+                    let communications = append_communications(conn, ticket.id, &append).await?;
+                    if let Some(audit) = &audit {
+                        insert_audit(conn, audit).await?;
+                    }
+                    let stored = fetch_ticket(conn, ticket.id).await?;
+                    Ok((stored, communications))
+                })
+            })
+            .await
     }
 
     async fn ticket_by_id(&self, id: Uuid) -> StoreResult<Ticket> {
@@ -440,36 +448,41 @@ impl Store for SqliteStore {
     }
 
     async fn change_ticket(&self, id: Uuid, decide: TicketChangeFn) -> StoreResult<(Ticket, Vec<Communication>)> {
-        let mut tx = self.pool.begin().await?;
-        let current = fetch_ticket(&mut tx, id).await?;
-        let change = decide(&current).map_err(StoreError::Rejected)?;
-        let t = &change.ticket;
-        sqlx::query(UPDATE_TICKET)
-            .bind(id)
-            .bind(&t.subject)
-            .bind(&t.description)
-            .bind(t.status.as_str())
-            .bind(t.priority.as_str())
-            .bind(t.priority.rank())
-            .bind(t.category.as_str())
-            .bind(Json(&t.tags))
-            .bind(t.assigned_agent_id)
-            .bind(t.updated_at)
-            .bind(t.first_response_at)
-            .bind(t.resolved_at)
-            .bind(t.sla_due_at)
-            .bind(t.escalation_level)
-            .bind(t.satisfaction_rating)
-            .bind(t.sentiment)
-            .execute(&mut *tx)
-            .await?;
-        let communications = append_communications(&mut tx, id, &change.append).await?;
-        if let Some(audit) = &change.audit {
-            insert_audit(&mut tx, audit).await?;
-        }
-        let stored = fetch_ticket(&mut tx, id).await?;
-        tx.commit().await?;
-        Ok((stored, communications))
+        // The single writer is the lock: the rule runs on the current row inside the write.
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let current = fetch_ticket(conn, id).await?;
+                    let change = decide(&current).map_err(StoreError::Rejected)?;
+                    let t = &change.ticket;
+                    sqlx::query(UPDATE_TICKET)
+                        .bind(id)
+                        .bind(&t.subject)
+                        .bind(&t.description)
+                        .bind(t.status.as_str())
+                        .bind(t.priority.as_str())
+                        .bind(t.priority.rank())
+                        .bind(t.category.as_str())
+                        .bind(Json(&t.tags))
+                        .bind(t.assigned_agent_id)
+                        .bind(t.updated_at)
+                        .bind(t.first_response_at)
+                        .bind(t.resolved_at)
+                        .bind(t.sla_due_at)
+                        .bind(t.escalation_level)
+                        .bind(t.satisfaction_rating)
+                        .bind(t.sentiment)
+                        .execute(&mut *conn)
+                        .await?;
+                    let communications = append_communications(conn, id, &change.append).await?;
+                    if let Some(audit) = &change.audit {
+                        insert_audit(conn, audit).await?;
+                    }
+                    let stored = fetch_ticket(conn, id).await?;
+                    Ok((stored, communications))
+                })
+            })
+            .await
     }
 
     async fn delete_ticket(&self, id: Uuid, audit: NewAudit) -> StoreResult<()> {
