@@ -150,6 +150,11 @@ struct Args {
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=20_000))]
     rate: Option<u64>,
 
+    /// stomp-latency: customer connections that share the --rate, each chatting on its own ticket
+    /// (one agent connection receives them all).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+    senders: u64,
+
     /// Seconds of load before measuring starts (HTTP scenarios and stomp-latency).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=60))]
     warmup: u64,
@@ -1301,6 +1306,7 @@ impl Report {
             }
             Scenario::StompLatency => {
                 params.insert("rate".into(), args.rate().into());
+                params.insert("senders".into(), args.senders.into());
             }
             Scenario::StompFaults => {
                 params.insert("count".into(), args.count().into());
@@ -1987,11 +1993,14 @@ fn nanos_since(base: Instant) -> u64 {
 
 async fn stomp_latency(args: &Args, env: &mut Env, report: &mut Report) -> Result<()> {
     let setup = env.prepare(args.seed(), true, report).await?;
-    let ticket = open_ticket(env, setup.customer()).await?;
-    let topic = format!("/topic/tickets/{ticket}/messages");
+    let senders = args.senders as usize;
+    let mut tickets = Vec::with_capacity(senders);
     let mut receiver = Stomp::connect(&env.ws_url, &setup.agent().token, "0,0", false).await?;
-    receiver.subscribe("0", &topic).await?;
-    let sender = Stomp::connect(&env.ws_url, &setup.customer().token, "0,0", false).await?;
+    for k in 0..senders {
+        let ticket = open_ticket(env, setup.customer()).await?;
+        receiver.subscribe(&k.to_string(), &format!("/topic/tickets/{ticket}/messages")).await?;
+        tickets.push(ticket);
+    }
 
     let warm = (args.rate() * args.warmup) as usize;
     let measured = (args.rate() * args.duration().as_secs()) as usize;
@@ -2039,15 +2048,20 @@ async fn stomp_latency(args: &Args, env: &mut Env, report: &mut Report) -> Resul
         })
     };
 
-    // Sender: SEND at a fixed schedule; RECEIPTs read by a second task.
-    let Stomp { ws, decoder } = sender;
-    let (mut sink, mut stream) = ws.split();
-    let receipts = {
+    // Senders: SENDs at a fixed schedule, message n on connection n % senders; each
+    // connection's RECEIPTs are read by a task of its own.
+    let mut sinks = Vec::with_capacity(senders);
+    let mut receipt_readers = Vec::with_capacity(senders);
+    for k in 0..senders {
+        let Stomp { ws, decoder } = Stomp::connect(&env.ws_url, &setup.customer().token, "0,0", false).await?;
+        let (sink, mut stream) = ws.split();
+        sinks.push(sink);
+        let expected = (k..total).step_by(senders).count();
         let sent_at = sent_at.clone();
-        tokio::spawn(async move {
+        receipt_readers.push(tokio::spawn(async move {
             let mut decoder = decoder;
-            let (mut latencies, mut seen, mut error) = (Vec::with_capacity(measured), 0usize, None);
-            while seen < total {
+            let (mut latencies, mut seen, mut error) = (Vec::with_capacity(expected), 0usize, None);
+            while seen < expected {
                 match tokio::time::timeout_at(finish_by.into(), read_frame(&mut stream, &mut decoder)).await {
                     Ok(Ok(Some(frame))) if frame.command == Command::Receipt => {
                         let now = nanos_since(base);
@@ -2073,8 +2087,8 @@ async fn stomp_latency(args: &Args, env: &mut Env, report: &mut Report) -> Resul
                 }
             }
             (latencies, error)
-        })
-    };
+        }));
+    }
     let period = Duration::from_secs_f64(1.0 / args.rate() as f64);
     let mut meter = None;
     let mut measure_start = base;
@@ -2086,17 +2100,22 @@ async fn stomp_latency(args: &Args, env: &mut Env, report: &mut Report) -> Resul
         }
         let due = base + period.mul_f64(n as f64);
         tokio::time::sleep_until(due.into()).await;
-        let frame = chat_send(ticket, &format!("bench {n}"), Some(&format!("r-{n}")));
+        let frame = chat_send(tickets[n % senders], &format!("bench {n}"), Some(&format!("r-{n}")));
         let message = text_message(&frame);
         sent_at[n].store(nanos_since(base).max(1), Ordering::Release);
-        if let Err(error) = sink.send(message).await {
+        if let Err(error) = sinks[n % senders].send(message).await {
             send_error = Some(format!("{error}"));
             break;
         }
     }
     let send_seconds = measure_start.elapsed().as_secs_f64();
     let (mut latencies, receive_error) = receive.await?;
-    let (mut receipt_latencies, receipt_error) = receipts.await?;
+    let (mut receipt_latencies, mut receipt_error) = (Vec::new(), None);
+    for reader in receipt_readers {
+        let (latencies, error) = reader.await?;
+        receipt_latencies.extend(latencies);
+        receipt_error = receipt_error.or(error);
+    }
     if let Some(meter) = meter {
         meter.finish(report);
     }
