@@ -1123,6 +1123,13 @@ fn rss_kb(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Proportional set size: shared pages (the memory-mapped database file) counted once.
+fn pss_kb(pid: u32) -> Option<u64> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let line = rollup.lines().find(|l| l.starts_with("Pss:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// utime + stime in clock ticks (USER_HZ, 100 per second on Linux).
 fn cpu_ticks(pid: &str) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -1268,6 +1275,10 @@ impl Meter {
         }
         if let Some(rss) = self.pid.and_then(rss_kb) {
             report.num("server_rss_mb", "server RSS at the end", rss as f64 / 1024.0, "MB", 1);
+            if let Some(pss) = self.pid.and_then(pss_kb) {
+                // RSS counts the SQLite file once per memory-mapping connection; PSS once.
+                report.num("server_pss_mb", "server PSS at the end", pss as f64 / 1024.0, "MB", 1);
+            }
         }
     }
 }

@@ -15,6 +15,10 @@ use super::group_commit::GroupCommit;
 use super::rows::*;
 use super::*;
 
+/// Upper bound of the memory map over the database file (address space, not RSS: only the pages
+/// actually read become resident, and they are the OS page cache's, shared and reclaimable).
+const MMAP_BYTES: u64 = 1 << 30;
+
 pub struct SqliteStore {
     /// The single writer; every transaction runs here.
     pool: SqlitePool,
@@ -36,7 +40,11 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            // Read the file through a memory map instead of read() into each connection's
+            // 2 MB page cache: a profile of kb-search showed a fifth of the server's time copying
+            // pages out of the kernel. Pages are shared by all connections and the OS cache.
+            .pragma("mmap_size", MMAP_BYTES.to_string());
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(10))
