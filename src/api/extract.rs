@@ -47,7 +47,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             AppError::BadRequest(format!("The request body is not valid JSON: {message}"))
         } else if path == "." || path.is_empty() {
             // e.g. a missing required field: serde names it in the message.
-            let field = missing_field_name(&message).unwrap_or_else(|| "body".into());
+            let field = field_named_in(&message).unwrap_or_else(|| "body".into());
             AppError::field(&field, message)
         } else {
             AppError::field(&path, message)
@@ -67,8 +67,9 @@ fn clean_serde_message(message: &str) -> String {
     }
 }
 
-fn missing_field_name(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("missing field `")?;
+/// The field serde names in "missing field `x`" or "duplicate field `x`".
+fn field_named_in(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `").or_else(|| message.strip_prefix("duplicate field `"))?;
     Some(rest.split('`').next()?.to_string())
 }
 
@@ -83,8 +84,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         let query = parts.uri.query().unwrap_or_default();
         let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer).map(ApiQuery).map_err(|error| {
-            let field = error.path().to_string();
-            AppError::field(&field, clean_serde_message(&error.into_inner().to_string()))
+            let path = error.path().to_string();
+            let message = clean_serde_message(&error.into_inner().to_string());
+            // A repeated parameter (`?status=A&status=B`) fails at the top level: the message
+            // names it (found by the ticket_query fuzz target).
+            let field = match path.as_str() {
+                "." | "" => field_named_in(&message).unwrap_or_else(|| "query".into()),
+                _ => path,
+            };
+            AppError::field(&field, message)
         })
     }
 }

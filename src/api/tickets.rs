@@ -523,3 +523,113 @@ pub async fn rate_ticket(
     state.cache.invalidate(crate::ops::cache::Namespace::Tickets).await;
     Ok(Json(after.into()))
 }
+
+/// Fuzz entry point (`fuzz/fuzz_targets/ticket_query.rs`): runs a raw query string through what
+/// `GET /tickets` and `GET /knowledge-base/search` do before they reach the store, and panics if
+/// an invariant breaks. The bytes go through the real [`ApiQuery`] extractor (percent-encoded only
+/// where a URI needs it, which `form_urlencoded` decodes back to the same bytes), then
+/// `parse_filter` and paging, once for a customer and once for an agent. Invariants: nothing
+/// panics; every error names one of the endpoint's parameters and says something; both callers
+/// get the same errors and the same filter apart from `customer_id` and `search_notes`; a
+/// customer's filter is always limited to that customer; page and size stay within bounds.
+#[doc(hidden)]
+pub fn fuzz_ticket_query(raw: &[u8]) {
+    use super::pagination::{DEFAULT_SIZE, MAX_SIZE};
+    const TICKET_PARAMS: &[&str] =
+        &["status", "priority", "category", "assignedAgentId", "customerId", "q", "from", "to", "page", "size", "sort"];
+    const KB_PARAMS: &[&str] = &["q", "category", "status", "page", "size", "sort"];
+
+    fn names_a_field(errors: &[FieldError], fields: &[&str], raw: &[u8]) {
+        for error in errors {
+            let field = error.field.as_str();
+            assert!(
+                fields.contains(&field) && !error.message.trim().is_empty(),
+                "error {error:?} does not name a parameter (query {:?})",
+                String::from_utf8_lossy(raw)
+            );
+        }
+    }
+    fn check_page<S>(page: &crate::store::PageRequest<S>) {
+        assert!(page.size >= 1 && page.size <= MAX_SIZE, "size {}", page.size);
+        assert!(page.page <= 100_000, "page {}", page.page);
+        assert!(page.offset() >= 0);
+    }
+
+    let customer = AuthUser { id: Uuid::from_u128(0xC0FFEE), role: Role::Customer };
+    let agent = AuthUser { id: Uuid::from_u128(0xA6E), role: Role::Agent };
+
+    // Tickets.
+    let params = match fuzz_extract_query::<TicketListParams>(raw) {
+        Ok(params) => params,
+        Err(errors) => return names_a_field(&errors, TICKET_PARAMS, raw),
+    };
+    let mut outcomes = Vec::new();
+    for user in [&customer, &agent] {
+        let mut errors = Errors::default();
+        let filter = parse_filter(&params, user, &mut errors);
+        let page =
+            params.paging.to_request(&mut errors, TicketSort::NAMES, (TicketSort::CreatedAt, true), TicketSort::parse);
+        check_page(&page);
+        let errors = errors.finish().err().unwrap_or_default();
+        names_a_field(&errors, TICKET_PARAMS, raw);
+        if user.role == Role::Customer {
+            assert_eq!(filter.customer_id, Some(customer.id), "a customer saw other customers' tickets");
+            assert!(!filter.search_notes, "a customer's search included internal notes");
+        } else if let Some(id) = params.customer_id.as_deref().and_then(|v| Uuid::parse_str(v.trim()).ok()) {
+            assert_eq!(filter.customer_id, Some(id));
+        }
+        if let Some(q) = &filter.q {
+            assert!(!q.terms().is_empty() && !q.fts5().is_empty());
+        }
+        if params.paging.size.is_none() {
+            assert_eq!(page.size, DEFAULT_SIZE);
+        }
+        let neutral = TicketFilter { customer_id: None, search_notes: false, ..filter };
+        outcomes.push((format!("{neutral:?}"), format!("{page:?}"), errors));
+    }
+    assert_eq!(outcomes[0], outcomes[1], "a customer and an agent parsed the same query differently");
+
+    // Knowledge-base search (`visibility` is private to api::kb, so only `q` and paging here).
+    let params = match fuzz_extract_query::<super::kb::SearchParams>(raw) {
+        Ok(params) => params,
+        Err(errors) => return names_a_field(&errors, KB_PARAMS, raw),
+    };
+    let mut errors = Errors::default();
+    if let Some(text) = params.q.as_deref().and_then(|q| errors.check(validate::text("q", q, 1, 200))) {
+        if let Some(query) = SearchQuery::parse(&text) {
+            assert!(!query.terms().is_empty() && query.terms().len() <= 12);
+        }
+    }
+    let page = params.paging.to_request(&mut errors, &[], ((), false), |_| None);
+    check_page(&page);
+    names_a_field(&errors.finish().err().unwrap_or_default(), KB_PARAMS, raw);
+}
+
+/// Runs [`ApiQuery`] on a request whose query string decodes to `raw`; its error, if any, as
+/// field errors. The extractor never awaits, so one poll with a no-op waker completes it.
+fn fuzz_extract_query<T: serde::de::DeserializeOwned>(raw: &[u8]) -> Result<T, Vec<FieldError>> {
+    use axum::extract::FromRequestParts;
+    use std::fmt::Write as _;
+    use std::future::Future as _;
+    use std::task::{Context, Poll, Waker};
+
+    let mut uri = String::from("/tickets?");
+    for &byte in raw {
+        // Kept as is: what a URI allows in a query, including `%`, `+`, `&` and `=`, which
+        // `form_urlencoded` then interprets exactly as it would in `raw`.
+        if byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&byte) {
+            uri.push(char::from(byte));
+        } else {
+            let _ = write!(uri, "%{byte:02X}");
+        }
+    }
+    let request = axum::http::Request::builder().uri(uri).body(()).expect("the URI is valid");
+    let (mut parts, ()) = request.into_parts();
+    let mut future = std::pin::pin!(ApiQuery::<T>::from_request_parts(&mut parts, &()));
+    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(Ok(ApiQuery(params))) => Ok(params),
+        Poll::Ready(Err(AppError::Validation(errors))) => Err(errors),
+        Poll::Ready(Err(other)) => panic!("ApiQuery failed without naming a field: {other:?}"),
+        Poll::Pending => panic!("ApiQuery awaited something"),
+    }
+}

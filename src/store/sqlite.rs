@@ -611,16 +611,17 @@ impl Store for SqliteStore {
         // the index's status and category columns (migration 0005), so FTS5 alone finds and ranks
         // the visible matches and article rows are read for the page only. The values come from
         // enums, never from the client.
-        let mut expression = format!("{{title tags summary content}} : ({})", query.fts5());
+        let mut filters: Vec<(&str, &str)> = Vec::new();
         if filter.published_only {
-            expression.push_str(" AND status : \"PUBLISHED\"");
+            filters.push(("status", ArticleStatus::Published.as_str()));
         }
         if let Some(status) = filter.status {
-            expression.push_str(&format!(" AND status : \"{}\"", status.as_str()));
+            filters.push(("status", status.as_str()));
         }
         if let Some(category) = filter.category {
-            expression.push_str(&format!(" AND category : \"{}\"", category.as_str()));
+            filters.push(("category", category.as_str()));
         }
+        let expression = query.fts5_for_articles(&filters);
         // bm25 is lower-is-better; negate it so rank is higher-is-better on both backends.
         // Column weights: title 10, tags 6, summary 4, content 1, filters 0. Ties go to the
         // newest article (highest rowid), which keeps the tie-break inside the index too.
