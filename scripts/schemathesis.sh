@@ -31,10 +31,18 @@ if ! command -v st >/dev/null || ! st --version 2>/dev/null | grep -q "$version"
   python3 -m pip install --quiet --disable-pip-version-check "schemathesis==$version"
 fi
 
-for _ in $(seq 1 100); do
-  curl -fsS "$base/api/health" >/dev/null 2>&1 && break
+up=0
+for _ in $(seq 1 150); do
+  if curl -fsS "$base/api/health" >/dev/null 2>&1; then
+    up=1
+    break
+  fi
   sleep 0.2
 done
+if [ "$up" != 1 ]; then
+  echo "schemathesis.sh: no server answering at $base/api/health" >&2
+  exit 1
+fi
 token="$(curl -fsS -X POST -H 'Content-Type: application/json' \
   -d "{\"email\":\"${ADMIN_EMAIL:?}\",\"password\":\"${ADMIN_PASSWORD:?}\"}" \
   "$base/api/customer-support/auth/login" | python3 -c 'import json, sys; print(json.load(sys.stdin)["accessToken"])')"
