@@ -734,28 +734,20 @@ async fn seed_store(target: &DatabaseTarget, tickets: usize, via: SeedVia) -> Re
         (SeedVia::Store, _) => {
             // SQLite has one writer: concurrency would only queue on it.
             let tasks = if matches!(target, DatabaseTarget::Postgres(_)) { 16 } else { 1 };
-            let next = Arc::new(AtomicUsize::new(0));
-            let mut workers = Vec::new();
-            for _ in 0..tasks {
-                let (store, ids, owners, next) = (store.clone(), ids.clone(), owners.clone(), next.clone());
-                workers.push(tokio::spawn(async move {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= ids.len() {
-                            return anyhow::Ok(());
-                        }
-                        let ticket = seed_ticket(i, &ids, &owners, now);
-                        store
-                            .create_ticket(ticket, Vec::new(), None)
-                            .await
-                            .with_context(|| format!("seeding ticket {i}"))?;
-                        progress(i + 1, ids.len(), started);
-                    }
-                }));
-            }
-            for worker in workers {
-                worker.await??;
-            }
+            let (seeding, ids_for_tasks, owners) = (store.clone(), ids.clone(), owners.clone());
+            for_each_index(tasks, ids.len(), move |i| {
+                let (store, ids, owners) = (seeding.clone(), ids_for_tasks.clone(), owners.clone());
+                async move {
+                    let ticket = seed_ticket(i, &ids, &owners, now);
+                    store
+                        .create_ticket(ticket, Vec::new(), None)
+                        .await
+                        .with_context(|| format!("seeding ticket {i}"))?;
+                    progress(i + 1, ids.len(), started);
+                    Ok(())
+                }
+            })
+            .await?;
             drop(store);
             format!("Store::create_ticket, {tasks} concurrent, before start")
         }
@@ -782,6 +774,35 @@ async fn seed_store(target: &DatabaseTarget, tickets: usize, via: SeedVia) -> Re
         seconds: started.elapsed().as_secs_f64(),
         method,
     })
+}
+
+/// Runs `job(i)` for every `i` in `0..count` on `tasks` concurrent tasks, each taking the next
+/// index as it finishes one; the first error is returned once all tasks have stopped.
+async fn for_each_index<F, Fut>(tasks: usize, count: usize, job: F) -> Result<()>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send + 'static,
+{
+    let job = Arc::new(job);
+    let next = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..tasks)
+        .map(|_| {
+            let (job, next) = (job.clone(), next.clone());
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count {
+                        return anyhow::Ok(());
+                    }
+                    job(i).await?;
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await??;
+    }
+    Ok(())
 }
 
 /// Ticket `i` of the seed: oldest first, 10 s apart, so "newest first" pages are stable; every
@@ -952,28 +973,20 @@ async fn seed_articles_store(target: &DatabaseTarget, count: usize) -> Result<St
     let templates = Arc::new(alphintra_support::demo::knowledge_base()?);
     // SQLite has one writer: concurrency would only queue on it.
     let tasks = if matches!(target, DatabaseTarget::Postgres(_)) { 16 } else { 1 };
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut workers = Vec::new();
-    for _ in 0..tasks {
-        let (store, templates, next) = (store.clone(), templates.clone(), next.clone());
-        workers.push(tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= count {
-                    return anyhow::Ok(());
-                }
-                let article = bench_article(i, &templates);
-                let audit = bench_article_audit(article.id);
-                store.create_article(article, audit).await.with_context(|| format!("seeding article {i}"))?;
-                if (i + 1) % 2_000 == 0 {
-                    eprintln!("bench: seeded {} of {count} articles", i + 1);
-                }
+    let seeding = store.clone();
+    for_each_index(tasks, count, move |i| {
+        let (store, templates) = (seeding.clone(), templates.clone());
+        async move {
+            let article = bench_article(i, &templates);
+            let audit = bench_article_audit(article.id);
+            store.create_article(article, audit).await.with_context(|| format!("seeding article {i}"))?;
+            if (i + 1) % 2_000 == 0 {
+                eprintln!("bench: seeded {} of {count} articles", i + 1);
             }
-        }));
-    }
-    for worker in workers {
-        worker.await??;
-    }
+            Ok(())
+        }
+    })
+    .await?;
     if let DatabaseTarget::Postgres(url) = target {
         let mut connection = postgres_admin(url).await?;
         sqlx::Executor::execute(&mut connection, "VACUUM ANALYZE").await?;
@@ -989,41 +1002,25 @@ async fn seed_articles_rest(env: &Env, count: usize) -> Result<()> {
     let admin = env.login(email, password).await.context("admin sign-in")?;
     let templates = Arc::new(alphintra_support::demo::knowledge_base()?);
     let run = short_id();
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut workers = Vec::new();
-    for _ in 0..8 {
-        let (http, base, token, templates, next, run) =
-            (env.http.clone(), env.base.clone(), admin.token.clone(), templates.clone(), next.clone(), run.clone());
-        workers.push(tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= count {
-                    return anyhow::Ok(());
-                }
-                let article = bench_article(i, &templates);
-                let body = json!({
-                    "title": article.title,
-                    "summary": article.summary,
-                    "content": article.content,
-                    "category": article.category,
-                    "tags": article.tags,
-                    "status": article.status,
-                    "slug": format!("{}-{run}", article.slug),
-                });
-                http.post(format!("{base}{API}/knowledge-base/articles"))
-                    .bearer_auth(&token)
-                    .json(&body)
-                    .send()
-                    .await?
-                    .error_for_status()
-                    .with_context(|| format!("creating article {i}"))?;
-            }
-        }));
-    }
-    for worker in workers {
-        worker.await??;
-    }
-    Ok(())
+    let (http, base, token) = (env.http.clone(), env.base.clone(), admin.token);
+    for_each_index(8, count, move |i| {
+        let article = bench_article(i, &templates);
+        let body = json!({
+            "title": article.title,
+            "summary": article.summary,
+            "content": article.content,
+            "category": article.category,
+            "tags": article.tags,
+            "status": article.status,
+            "slug": format!("{}-{run}", article.slug),
+        });
+        let request = http.post(format!("{base}{API}/knowledge-base/articles")).bearer_auth(&token).json(&body);
+        async move {
+            request.send().await?.error_for_status().with_context(|| format!("creating article {i}"))?;
+            Ok(())
+        }
+    })
+    .await
 }
 
 /// The words a visitor might type, per demo article (from its title and tags).
@@ -1070,46 +1067,30 @@ async fn seed_rest(env: &Env, customer: Account, tickets: usize) -> Result<Vec<U
     for k in 1..SEED_CUSTOMERS {
         owners.push(env.register(&format!("other-{k}")).await?);
     }
-    let owners = Arc::new(owners);
-    let next = Arc::new(AtomicUsize::new(0));
     let ids = Arc::new(Mutex::new(Vec::with_capacity(tickets)));
-    let mut workers = Vec::new();
-    for _ in 0..32 {
-        let (http, base, owners, next, ids) =
-            (env.http.clone(), env.base.clone(), owners.clone(), next.clone(), ids.clone());
-        workers.push(tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= tickets {
-                    return anyhow::Ok(());
-                }
-                let priority = ["LOW", "MEDIUM", "HIGH", "URGENT"][i % 4];
-                let body = json!({
-                    "subject": format!("Bench ticket {i}: withdrawal pending"),
-                    "description": "Seeded by the bench tool.",
-                    "priority": priority,
-                    "category": Category::ALL[i % Category::ALL.len()],
-                });
-                let answer: Value = http
-                    .post(format!("{base}{API}/tickets"))
-                    .bearer_auth(&owners[i % SEED_CUSTOMERS].token)
-                    .json(&body)
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await?;
-                let id = answer["id"].as_str().and_then(|id| Uuid::parse_str(id).ok());
-                ids.lock().expect("not poisoned").push(id.ok_or_else(|| anyhow!("no id in {answer}"))?);
-                if (i + 1) % 10_000 == 0 {
-                    eprintln!("bench: seeded {} of {tickets} tickets", i + 1);
-                }
+    let (http, base, seeded) = (env.http.clone(), env.base.clone(), ids.clone());
+    for_each_index(32, tickets, move |i| {
+        let priority = ["LOW", "MEDIUM", "HIGH", "URGENT"][i % 4];
+        let body = json!({
+            "subject": format!("Bench ticket {i}: withdrawal pending"),
+            "description": "Seeded by the bench tool.",
+            "priority": priority,
+            "category": Category::ALL[i % Category::ALL.len()],
+        });
+        let request =
+            http.post(format!("{base}{API}/tickets")).bearer_auth(&owners[i % SEED_CUSTOMERS].token).json(&body);
+        let ids = seeded.clone();
+        async move {
+            let answer: Value = request.send().await?.error_for_status()?.json().await?;
+            let id = answer["id"].as_str().and_then(|id| Uuid::parse_str(id).ok());
+            ids.lock().expect("not poisoned").push(id.ok_or_else(|| anyhow!("no id in {answer}"))?);
+            if (i + 1) % 10_000 == 0 {
+                eprintln!("bench: seeded {} of {tickets} tickets", i + 1);
             }
-        }));
-    }
-    for worker in workers {
-        worker.await??;
-    }
+            Ok(())
+        }
+    })
+    .await?;
     let ids = std::mem::take(&mut *ids.lock().expect("not poisoned"));
     Ok(ids)
 }
