@@ -113,6 +113,17 @@ impl OwnRedis {
         None
     }
 
+    /// A throwaway Redis on a free port, or `None` with a SKIPPED line (a failure under
+    /// REQUIRE_ALL_BACKENDS=1) when `redis-server` cannot be started.
+    async fn start_or_skip(test: &str) -> Option<OwnRedis> {
+        let redis = OwnRedis::start(free_port()).await;
+        if redis.is_none() {
+            assert!(!require_all_backends(), "REQUIRE_ALL_BACKENDS=1 but redis-server could not be started");
+            eprintln!("SKIPPED: {test}: the redis-server binary is not available");
+        }
+        redis
+    }
+
     async fn kill(mut self) {
         let _ = self.child.kill().await;
         let _ = self.child.wait().await;
@@ -125,12 +136,8 @@ fn free_port() -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_outage_degrades_to_local_delivery_and_recovers() {
-    let port = free_port();
-    let Some(redis) = OwnRedis::start(port).await else {
-        assert!(!require_all_backends(), "REQUIRE_ALL_BACKENDS=1 but redis-server could not be started");
-        eprintln!("SKIPPED: redis outage: the redis-server binary is not available");
-        return;
-    };
+    let Some(redis) = OwnRedis::start_or_skip("redis outage").await else { return };
+    let port = redis.port;
     let url = format!("redis://127.0.0.1:{}", redis.port);
     let prefix = unique_prefix();
     let configure = |config: &mut alphintra_support::config::Config| {
@@ -182,12 +189,7 @@ async fn redis_outage_degrades_to_local_delivery_and_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_outage_keeps_sign_in_and_rate_limits_working() {
-    let port = free_port();
-    let Some(redis) = OwnRedis::start(port).await else {
-        assert!(!require_all_backends(), "REQUIRE_ALL_BACKENDS=1 but redis-server could not be started");
-        eprintln!("SKIPPED: redis outage (sessions, rate limits): the redis-server binary is not available");
-        return;
-    };
+    let Some(redis) = OwnRedis::start_or_skip("redis outage (sessions, rate limits)").await else { return };
     let url = format!("redis://127.0.0.1:{}", redis.port);
     let prefix = unique_prefix();
     let configure = |config: &mut alphintra_support::config::Config| {
