@@ -278,6 +278,14 @@ pub struct HitRow {
     pub snippet: String,
 }
 
+/// PostgreSQL's search result row: a hit plus the number of all matches, counted in the same scan.
+#[derive(sqlx::FromRow)]
+pub struct RankedHitRow {
+    #[sqlx(flatten)]
+    pub hit: HitRow,
+    pub total: i64,
+}
+
 pub const INSERT_ARTICLE: &str = "INSERT INTO knowledge_base_articles (id, slug, title, summary, content, category, tags, \
      status, author_id, created_at, updated_at, published_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)";
 

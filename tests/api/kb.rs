@@ -12,6 +12,7 @@ on_both_backends!(
     markdown_is_rendered_safely,
     one_vote_per_user_per_article,
     search_ranks_titles_first_with_stemming_and_prefixes,
+    search_finds_words_anywhere_in_long_articles,
     ticket_search_covers_messages_but_hides_notes_from_customers,
 );
 
@@ -226,6 +227,47 @@ async fn search_ranks_titles_first_with_stemming_and_prefixes(app: TestApp) {
 
     app.request(Method::GET, "/knowledge-base/search", None, None).await.problem(400);
     app.request(Method::GET, "/knowledge-base/search?q=x&category=FOOD", None, None).await.problem(400);
+}
+
+/// Long articles: PostgreSQL ranks on the title, tags, summary and the body's first 1,000
+/// characters (migration 0006) but matches on the whole body; SQLite ranks on everything. A word
+/// found only far down the body still finds the article, and early mentions rank above it.
+async fn search_finds_words_anywhere_in_long_articles(app: TestApp) {
+    let (agent, _) = app.agent().await;
+    let filler = "Market hours follow the exchange calendar and may change on public holidays. ".repeat(20);
+    let articles = [
+        ("rebate-late", "Trading calendar", format!("{filler}Maker rebates are credited monthly.")),
+        (
+            "rebate-early",
+            "Funding schedule",
+            format!("Rebates are credited weekly. Each rebate shows in the ledger. {filler}"),
+        ),
+        ("rebate-title", "Maker fee rebates", "How the rebate tiers work.".to_string()),
+    ];
+    for (slug, title, content) in &articles {
+        article(
+            &app,
+            &agent,
+            json!({ "slug": slug, "title": title, "content": content, "category": "BILLING", "status": "PUBLISHED" }),
+        )
+        .await;
+    }
+    assert!(filler.len() > 1_000);
+    assert_eq!(search(&app, "q=rebate").await, vec!["rebate-title", "rebate-early", "rebate-late"]);
+    assert_eq!(
+        search(&app, "q=monthly").await,
+        vec!["rebate-late"],
+        "a word found only past the first 1,000 characters"
+    );
+    assert_eq!(search(&app, "q=calendar%20month").await, vec!["rebate-late"], "title and a late body prefix together");
+    // Totals hold on every page, also past the last one.
+    for (page, len) in [(0, 2), (1, 1), (5, 0)] {
+        let reply =
+            app.request(Method::GET, &format!("/knowledge-base/search?q=rebates&size=2&page={page}"), None, None).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(reply.body["page"]["totalElements"], 3, "page {page}");
+        assert_eq!(reply.body["content"].as_array().map(Vec::len), Some(len), "page {page}");
+    }
 }
 
 async fn ticket_search_covers_messages_but_hides_notes_from_customers(app: TestApp) {
