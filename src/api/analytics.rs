@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::extract::ApiQuery;
+use super::extract::{ApiQuery, JsonText};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::domain::ticket::Priority;
@@ -182,18 +182,19 @@ fn to_dto(range: &AnalyticsRange, a: TicketAnalytics) -> TicketAnalyticsDto {
 }
 
 /// Cached JSON for `key`, or computes it (see `ops::cache`: any ticket write invalidates).
-async fn cached<F, Fut>(state: &AppState, key: String, compute: F) -> ApiResult<Json<serde_json::Value>>
+async fn cached<T, F, Fut>(state: &AppState, key: String, compute: F) -> ApiResult<JsonText>
 where
+    T: Serialize,
     F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = ApiResult<serde_json::Value>>,
+    Fut: std::future::Future<Output = ApiResult<T>>,
 {
-    let (hit, generation) = state.cache.get(Namespace::Tickets, &key).await;
-    if let Some(value) = hit.and_then(|text| serde_json::from_str(&text).ok()) {
-        return Ok(Json(value));
-    }
-    let value = compute().await?;
-    state.cache.put(Namespace::Tickets, &key, generation, value.to_string()).await;
-    Ok(Json(value))
+    let text = state
+        .cache
+        .get_or_compute(Namespace::Tickets, &key, || async {
+            Ok::<_, AppError>(JsonText::encode(&compute().await?)?.0)
+        })
+        .await?;
+    Ok(JsonText(text))
 }
 
 /// Ticket volume, mix, trends, response and resolution times, SLA and CSAT (supervisors, admins).
@@ -209,13 +210,13 @@ pub async fn ticket_analytics(
     State(state): State<AppState>,
     user: AuthUser,
     ApiQuery(params): ApiQuery<AnalyticsParams>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<JsonText> {
     user.require_supervisor()?;
     let range = parse_range(&params)?;
     let key = format!("tickets|{}|{}|{:?}", range.from, range.to, range.group_by);
     cached(&state, key, || async {
         let figures = state.store.ticket_analytics(&range).await?;
-        Ok(serde_json::to_value(to_dto(&range, figures)).map_err(anyhow::Error::from)?)
+        Ok(to_dto(&range, figures))
     })
     .await
 }
@@ -260,7 +261,7 @@ pub async fn agent_analytics(
     State(state): State<AppState>,
     user: AuthUser,
     ApiQuery(params): ApiQuery<AnalyticsParams>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<JsonText> {
     user.require_supervisor()?;
     let range = parse_range(&params)?;
     let key = format!("agents|{}|{}", range.from, range.to);
@@ -287,7 +288,7 @@ pub async fn agent_analytics(
                 })
                 .collect(),
         };
-        Ok(serde_json::to_value(dto).map_err(anyhow::Error::from)?)
+        Ok(dto)
     })
     .await
 }

@@ -202,18 +202,19 @@ pub async fn search(
         page.page,
         page.size
     );
-    let (hit, generation) = state.cache.get(Namespace::Kb, &key).await;
-    if let Some(cached) = hit {
-        return Ok(JsonText(cached));
-    }
-    let hits = state.store.search_articles(&query, &filter, page).await?;
-    let result = JsonText::encode(&PageDto::from_page(hits, &page, |hit| SearchHitDto {
-        article: hit.article.into(),
-        score: (hit.rank * 10_000.0).round() / 10_000.0,
-        snippet: kb::highlight(&hit.snippet),
-    }))?;
-    state.cache.put(Namespace::Kb, &key, generation, result.0.clone()).await;
-    Ok(result)
+    let text = state
+        .cache
+        .get_or_compute(Namespace::Kb, &key, || async {
+            let hits = state.store.search_articles(&query, &filter, page).await?;
+            let result = JsonText::encode(&PageDto::from_page(hits, &page, |hit| SearchHitDto {
+                article: hit.article.into(),
+                score: (hit.rank * 10_000.0).round() / 10_000.0,
+                snippet: kb::highlight(&hit.snippet),
+            }))?;
+            Ok::<_, AppError>(result.0)
+        })
+        .await?;
+    Ok(JsonText(text))
 }
 
 /// Articles by title, optionally by category (and, for staff, status).

@@ -202,21 +202,17 @@ pub async fn list_tickets(
     }
     // The staff queue is read far more often than it changes: cache it briefly (every ticket
     // write invalidates). Customers' own lists are cheap and personal, so they are not cached.
-    let cache_key = user.is_staff().then(|| format!("queue|{filter:?}|{page:?}"));
-    let mut generation = None;
-    if let Some(key) = &cache_key {
-        let (hit, seen) = state.cache.get(Namespace::Tickets, key).await;
-        if let Some(cached) = hit {
-            return Ok(JsonText(cached));
-        }
-        generation = Some(seen);
-    }
-    let tickets = state.store.list_tickets(&filter, page).await?;
-    let result = JsonText::encode(&PageDto::from_page(tickets, &page, TicketDto::from))?;
-    if let (Some(key), Some(generation)) = (cache_key, generation) {
-        state.cache.put(Namespace::Tickets, &key, generation, result.0.clone()).await;
-    }
-    Ok(result)
+    let list = || async {
+        let tickets = state.store.list_tickets(&filter, page).await?;
+        Ok::<_, AppError>(JsonText::encode(&PageDto::from_page(tickets, &page, TicketDto::from))?.0)
+    };
+    let text = if user.is_staff() {
+        let key = format!("queue|{filter:?}|{page:?}");
+        state.cache.get_or_compute(Namespace::Tickets, &key, list).await?
+    } else {
+        list().await?
+    };
+    Ok(JsonText(text))
 }
 
 /// A new ticket.

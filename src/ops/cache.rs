@@ -137,6 +137,26 @@ impl Cache {
         }
     }
 
+    /// The cached text for `key`, or the one `compute` makes, stored for the next caller (a write
+    /// that lands while it computes keeps it from being served; see [`Cache::put`]).
+    pub async fn get_or_compute<E, Fut>(
+        &self,
+        namespace: Namespace,
+        key: &str,
+        compute: impl FnOnce() -> Fut,
+    ) -> Result<String, E>
+    where
+        Fut: std::future::Future<Output = Result<String, E>>,
+    {
+        let (hit, generation) = self.get(namespace, key).await;
+        if let Some(text) = hit {
+            return Ok(text);
+        }
+        let text = compute().await?;
+        self.put(namespace, key, generation, text.clone()).await;
+        Ok(text)
+    }
+
     /// After a write: no entry of the namespace computed before it is served again.
     pub async fn invalidate(&self, namespace: Namespace) {
         self.generations[namespace.index()].fetch_add(1, Ordering::Relaxed);
@@ -167,5 +187,19 @@ mod tests {
         cache.invalidate(Namespace::Kb).await;
         cache.put(Namespace::Kb, "q=x", stale, "old".into()).await;
         assert!(cache.get(Namespace::Kb, "q=x").await.0.is_none());
+    }
+
+    #[tokio::test]
+    async fn get_or_compute_computes_once_and_never_keeps_errors() {
+        let cache = Cache::new(None, "test");
+        let failed: Result<String, &str> = cache.get_or_compute(Namespace::Kb, "k", || async { Err("down") }).await;
+        assert_eq!(failed, Err("down"));
+        let first: Result<String, &str> = cache.get_or_compute(Namespace::Kb, "k", || async { Ok("a".into()) }).await;
+        assert_eq!(first.as_deref(), Ok("a"), "an error is not cached");
+        let second: Result<String, &str> = cache.get_or_compute(Namespace::Kb, "k", || async { Ok("b".into()) }).await;
+        assert_eq!(second.as_deref(), Ok("a"), "served from the cache");
+        cache.invalidate(Namespace::Kb).await;
+        let third: Result<String, &str> = cache.get_or_compute(Namespace::Kb, "k", || async { Ok("c".into()) }).await;
+        assert_eq!(third.as_deref(), Ok("c"), "computed again after a write");
     }
 }
