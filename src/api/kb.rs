@@ -122,7 +122,8 @@ impl From<Article> for ArticleSummaryDto {
 pub struct SearchHitDto {
     #[serde(flatten)]
     pub article: ArticleSummaryDto,
-    /// Relevance, higher is better (comparable within one result list).
+    /// Relevance, higher is better, comparable within one result list. On PostgreSQL it is 0 when
+    /// the words occur only past the body's first 1,000 characters (such articles still match).
     pub score: f64,
     /// An excerpt around the match: HTML-escaped text with matched terms in `<mark>`.
     pub snippet: String,
