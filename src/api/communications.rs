@@ -18,7 +18,7 @@ use crate::domain::validate::{self, Errors, FieldError};
 use crate::domain::workflow;
 use crate::error::{ApiResult, AppError, Problem};
 use crate::realtime::events;
-use crate::store::{now, Communication};
+use crate::store::{now, Communication, TicketChange};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/tickets/{id}/communications", get(list_communications).post(post_communication))
@@ -156,22 +156,51 @@ pub async fn post_message(
     kind: CommunicationType,
     content: &str,
 ) -> ApiResult<Communication> {
-    let content = validate::text("content", content, 1, 10_000).map_err(|e| AppError::Validation(vec![e]))?;
+    post_messages(state, user, ticket_id, kind, &[content])
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored message missing from the change")))
+}
+
+/// Several messages of one author to one ticket, in order, in one transaction: a STOMP client's
+/// burst shares a commit instead of queueing behind one commit per message. Each message goes
+/// through the same workflow rule as a single one, applied to the ticket as the previous message
+/// left it. All are stored or none. Returns the stored messages (not the events they caused).
+pub async fn post_messages(
+    state: &AppState,
+    user: &AuthUser,
+    ticket_id: &str,
+    kind: CommunicationType,
+    contents: &[&str],
+) -> ApiResult<Vec<Communication>> {
+    let contents = contents
+        .iter()
+        .map(|content| validate::text("content", content, 1, 10_000))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AppError::Validation(vec![e]))?;
     let ticket = ticket_for(state, user, ticket_id).await?;
     let actor = actor_for(state, user).await?;
     let at = now();
     let (after, appended) = state
         .store
-        .change_ticket(ticket.id, Box::new(move |current| workflow::plan_message(current, kind, content, &actor, at)))
+        .change_ticket(
+            ticket.id,
+            Box::new(move |current| {
+                let mut combined = TicketChange { ticket: current.clone(), append: Vec::new(), audit: None };
+                for content in contents {
+                    let change = workflow::plan_message(&combined.ticket, kind, content, &actor, at)?;
+                    combined.ticket = change.ticket;
+                    combined.append.extend(change.append);
+                }
+                Ok(combined)
+            }),
+        )
         .await?;
     state.cache.invalidate(crate::ops::cache::Namespace::Tickets).await;
     events::communications_added(&state.broker, &appended);
     if after.status != ticket.status || after.assigned_agent_id != ticket.assigned_agent_id {
         events::ticket_changed(&state.broker, &ticket, &after, None);
     }
-    // The workflow appends the message first, then the events it caused.
-    appended
-        .into_iter()
-        .next()
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored message missing from the change")))
+    // Each message is appended before the events it caused, which are of system types.
+    Ok(appended.into_iter().filter(|communication| communication.kind == kind).collect())
 }

@@ -5,11 +5,11 @@
 //! the connection is closed (§ERROR); RECEIPT is sent only once the frame was processed — for a
 //! chat message, once it is durably stored.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, Utf8Bytes};
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -23,6 +23,7 @@ use crate::app::AppState;
 use crate::auth::extractor::authenticate;
 use crate::auth::AuthUser;
 use crate::domain::ticket::CommunicationType;
+use crate::domain::validate;
 use crate::error::AppError;
 
 /// Timing and size settings of sessions.
@@ -40,6 +41,10 @@ pub struct SessionSettings {
 const SUPPORTED_VERSIONS: [&str; 3] = ["1.2", "1.1", "1.0"];
 /// Typing events per connection per second beyond which they are dropped.
 const TYPING_PER_SECOND: u32 = 5;
+/// WebSocket messages read ahead, without waiting, after the one that woke the session.
+const READ_AHEAD_MESSAGES: usize = 32;
+/// Chat messages of one connection stored in one transaction at most.
+const MAX_BURST: usize = 32;
 
 /// Why a session ends with an ERROR frame.
 struct Fatal {
@@ -131,6 +136,21 @@ struct ChatMessage {
 #[derive(Deserialize)]
 struct TypingMessage {
     typing: bool,
+}
+
+/// A chat SEND's ticket, type and text (the ticket from the destination, or else the body).
+fn parse_chat(frame: &Frame, ticket_id: Option<Uuid>) -> Result<(Uuid, CommunicationType, String), Fatal> {
+    let body: ChatMessage = serde_json::from_slice(&frame.body)
+        .map_err(|e| Fatal::for_frame(frame, format!("the body must be a JSON chat message: {e}")))?;
+    let ticket_id = match (ticket_id, body.ticket_id.as_deref()) {
+        (Some(id), _) => id,
+        (None, Some(text)) => {
+            Uuid::parse_str(text.trim()).map_err(|_| Fatal::for_frame(frame, "ticketId must be a UUID"))?
+        }
+        (None, None) => return Err(Fatal::for_frame(frame, "ticketId is required")),
+    };
+    let content = body.message.or(body.content).ok_or_else(|| Fatal::for_frame(frame, "message is required"))?;
+    Ok((ticket_id, body.kind.unwrap_or(CommunicationType::Message), content))
 }
 
 impl Session {
@@ -289,28 +309,61 @@ impl Session {
 
     /// Stores a chat message exactly as the REST endpoint does (same rules, same broadcast).
     async fn send_message(&mut self, frame: &Frame, ticket_id: Option<Uuid>) -> Result<Vec<Frame>, Fatal> {
-        let body: ChatMessage = serde_json::from_slice(&frame.body)
-            .map_err(|e| Fatal::for_frame(frame, format!("the body must be a JSON chat message: {e}")))?;
-        let ticket_id = match (ticket_id, body.ticket_id.as_deref()) {
-            (Some(id), _) => id,
-            (None, Some(text)) => {
-                Uuid::parse_str(text.trim()).map_err(|_| Fatal::for_frame(frame, "ticketId must be a UUID"))?
-            }
-            (None, None) => return Err(Fatal::for_frame(frame, "ticketId is required")),
+        let (ticket_id, kind, content) = parse_chat(frame, ticket_id)?;
+        self.store_chat(frame, ticket_id, kind, &[content.as_str()]).await?;
+        Ok(Vec::new())
+    }
+
+    /// A SEND that may share a commit with the chat messages after it: a plain message whose
+    /// content is valid, from a connected client. Anything else is handled (or refused) alone.
+    fn burst_member(&self, frame: &Frame) -> Option<(Uuid, String)> {
+        if frame.command != Command::Send || self.connected.is_none() {
+            return None;
+        }
+        let ticket_id = match AppDestination::parse(frame.header("destination")?)? {
+            AppDestination::TicketMessage(ticket_id) => Some(ticket_id),
+            AppDestination::ChatMessage => None,
+            AppDestination::TicketTyping(_) => return None,
         };
-        let content = body.message.or(body.content).ok_or_else(|| Fatal::for_frame(frame, "message is required"))?;
-        let kind = body.kind.unwrap_or(CommunicationType::Message);
+        let (ticket_id, kind, content) = parse_chat(frame, ticket_id).ok()?;
+        let valid = validate::text("content", &content, 1, 10_000).is_ok();
+        (kind == CommunicationType::Message && valid).then_some((ticket_id, content))
+    }
+
+    /// Consecutive chat messages to one ticket, stored in one transaction; a RECEIPT for each
+    /// once it is committed. If the store refuses, none is stored and the ERROR names the first.
+    async fn send_burst(&mut self, ticket_id: Uuid, burst: &[(Frame, String)]) -> Result<Vec<Frame>, Fatal> {
+        let Some((first, _)) = burst.first() else { return Ok(Vec::new()) };
+        metrics::counter!("stomp_frames_in_total", "command" => Command::Send.as_str()).increment(burst.len() as u64);
+        if burst.len() > 1 {
+            metrics::counter!("stomp_chat_batched_messages_total").increment(burst.len() as u64);
+        }
+        let contents: Vec<&str> = burst.iter().map(|(_, content)| content.as_str()).collect();
+        self.store_chat(first, ticket_id, CommunicationType::Message, &contents).await?;
+        Ok(burst
+            .iter()
+            .filter_map(|(frame, _)| frame.header("receipt"))
+            .map(|receipt| Frame::new(Command::Receipt).with_header("receipt-id", receipt))
+            .collect())
+    }
+
+    async fn store_chat(
+        &mut self,
+        frame: &Frame,
+        ticket_id: Uuid,
+        kind: CommunicationType,
+        contents: &[&str],
+    ) -> Result<(), Fatal> {
         let user = self.connected()?.user.clone();
         // Same deadline as an API request: a database that stopped answering ends in an ERROR
         // (no RECEIPT, so the client knows to send again), not in a session stuck for good.
         let limit = Duration::from_secs(self.state.config.request_timeout_secs);
         let ticket = ticket_id.to_string();
-        let stored = communications::post_message(&self.state, &user, &ticket, kind, &content);
+        let stored = communications::post_messages(&self.state, &user, &ticket, kind, contents);
         match tokio::time::timeout(limit, stored).await {
-            Ok(result) => result.map_err(|e| Fatal::for_frame(frame, api_error_text(&e)))?,
-            Err(_) => return Err(Fatal::for_frame(frame, "the message could not be stored in time; send it again")),
-        };
-        Ok(Vec::new())
+            Ok(result) => result.map(|_| ()).map_err(|e| Fatal::for_frame(frame, api_error_text(&e))),
+            Err(_) => Err(Fatal::for_frame(frame, "the message could not be stored in time; send it again")),
+        }
     }
 
     async fn send_typing(&mut self, frame: &Frame, ticket_id: Uuid) -> Result<Vec<Frame>, Fatal> {
@@ -400,15 +453,47 @@ where
                 };
                 last_received = Instant::now();
                 decoder.feed(&bytes);
-                loop {
-                    let frame = match decoder.next_frame() {
-                        Ok(Some(Item::Frame(frame))) => frame,
-                        Ok(Some(Item::HeartBeat)) => continue,
-                        Ok(None) => break,
-                        Err(error) => break 'session Some(Fatal::new(error.to_string())),
-                    };
+                // Take in what else the client has already sent (without waiting), so a burst of
+                // chat messages that queued up during the last commit shares the next one.
+                let mut closing = false;
+                for _ in 0..READ_AHEAD_MESSAGES {
+                    match stream.next().now_or_never() {
+                        Some(Some(Ok(Message::Text(text)))) => decoder.feed(text.as_bytes()),
+                        Some(Some(Ok(Message::Binary(bytes)))) => decoder.feed(&bytes),
+                        Some(Some(Ok(_))) => {}
+                        Some(Some(Err(_)) | None) => { closing = true; break; }
+                        None => break,
+                    }
+                }
+                let mut frames = VecDeque::new();
+                let undecodable = loop {
+                    match decoder.next_frame() {
+                        Ok(Some(Item::Frame(frame))) => frames.push_back(frame),
+                        Ok(Some(Item::HeartBeat)) => {}
+                        Ok(None) => break None,
+                        Err(error) => break Some(Fatal::new(error.to_string())),
+                    }
+                };
+                while let Some(frame) = frames.pop_front() {
                     let disconnect = frame.command == Command::Disconnect;
-                    match session.handle(frame).await {
+                    let handled = match session.burst_member(&frame) {
+                        Some((ticket_id, content)) => {
+                            let mut burst = vec![(frame, content)];
+                            while burst.len() < MAX_BURST {
+                                match frames.front().and_then(|next| session.burst_member(next)) {
+                                    Some((next_ticket, content)) if next_ticket == ticket_id => {
+                                        if let Some(next) = frames.pop_front() {
+                                            burst.push((next, content));
+                                        }
+                                    }
+                                    _ => break,
+                                }
+                            }
+                            session.send_burst(ticket_id, &burst).await
+                        }
+                        None => session.handle(frame).await,
+                    };
+                    match handled {
                         Ok(replies) => {
                             for reply in &replies {
                                 if !write(&mut sink, encode(reply), settings.write_timeout).await {
@@ -435,6 +520,12 @@ where
                     if disconnect {
                         break 'session None;
                     }
+                }
+                if let Some(fatal) = undecodable {
+                    break 'session Some(fatal);
+                }
+                if closing {
+                    break 'session None;
                 }
             }
             Some(delivery) = async { match outbound.as_mut() { Some(rx) => rx.recv().await, None => None } } => {

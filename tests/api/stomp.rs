@@ -19,6 +19,7 @@ on_both_backends!(
     typing_is_broadcast_but_not_stored,
     ticket_events_reach_the_right_topics,
     invalid_chat_messages_get_an_error_and_store_nothing,
+    a_burst_of_chat_messages_is_stored_in_order_with_a_receipt_each,
 );
 
 async fn connect_requires_a_valid_token(app: TestApp) {
@@ -319,6 +320,80 @@ async fn invalid_chat_messages_get_an_error_and_store_nothing(app: TestApp) {
     ws.expect_error_and_close().await;
     let stored = app.get(&format!("/tickets/{id}/communications"), &customer.token).await;
     assert_eq!(stored.body, json!([]));
+}
+
+fn chat_send(id: &str, text: &str, receipt: &str) -> String {
+    let body = json!({ "message": text }).to_string();
+    format!(
+        "SEND\ndestination:/app/tickets/{id}/messages\ncontent-type:application/json\nreceipt:{receipt}\n\n{body}\0"
+    )
+}
+
+/// `stomp_chat_batched_messages_total` from the metrics endpoint (0 before the first burst).
+async fn batched_messages(app: &TestApp) -> u64 {
+    let text = app.client.get(app.url("/actuator/prometheus")).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix("stomp_chat_batched_messages_total "))
+        .map_or(0, |value| value.trim().parse().unwrap())
+}
+
+/// Frames that arrive together (here: in one WebSocket message) are stored as bursts sharing a
+/// commit; order, sequence numbers, one RECEIPT per frame and the all-or-nothing rule still hold.
+async fn a_burst_of_chat_messages_is_stored_in_order_with_a_receipt_each(app: TestApp) {
+    let customer = app.customer().await;
+    let (agent, _) = app.agent().await;
+    let ticket = app.ticket(&customer, "Burst").await;
+    let id = ticket["id"].as_str().unwrap();
+    let mut agent_ws = StompClient::connect(&app, &agent.token).await;
+    agent_ws.subscribe("a1", &format!("/topic/tickets/{id}/messages")).await;
+    let mut customer_ws = StompClient::connect(&app, &customer.token).await;
+
+    let batched_before = batched_messages(&app).await;
+    // 40 messages with a typing frame in the middle, more than one burst holds, in one message.
+    let mut text = String::new();
+    for i in 0..40 {
+        if i == 20 {
+            text.push_str(&format!(
+                "SEND\ndestination:/app/tickets/{id}/typing\nreceipt:typing\n\n{{\"typing\":true}}\0"
+            ));
+        }
+        text.push_str(&chat_send(id, &format!("m{i}"), &format!("r{i}")));
+    }
+    customer_ws.send_text(&text).await;
+    let mut expected: Vec<String> = (0..40).map(|i| format!("r{i}")).collect();
+    expected.insert(20, "typing".into());
+    for receipt in &expected {
+        let frame = customer_ws.expect(Command::Receipt).await;
+        assert_eq!(frame.header("receipt-id"), Some(receipt.as_str()));
+    }
+    for i in 0..40 {
+        let (_, body) = agent_ws.expect_message().await;
+        assert_eq!((body["content"].clone(), body["seq"].clone()), (json!(format!("m{i}")), json!(i + 1)));
+    }
+    let stored = app.get(&format!("/tickets/{id}/communications"), &customer.token).await;
+    let contents: Vec<&str> = stored.body.as_array().unwrap().iter().map(|c| c["content"].as_str().unwrap()).collect();
+    assert_eq!(contents, (0..40).map(|i| format!("m{i}")).collect::<Vec<_>>());
+    // They did share commits (other tests running at the same time can only add to the count).
+    assert!(batched_messages(&app).await - batched_before >= 40, "the messages were stored in bursts");
+
+    // An invalid frame ends the burst: those before it are stored and acknowledged, it gets the
+    // ERROR, and nothing after it is processed.
+    let text = [
+        chat_send(id, "m40", "r40"),
+        chat_send(id, "m41", "r41"),
+        chat_send(id, "   ", "bad"),
+        chat_send(id, "m43", "r43"),
+    ]
+    .concat();
+    customer_ws.send_text(&text).await;
+    assert_eq!(customer_ws.expect(Command::Receipt).await.header("receipt-id"), Some("r40"));
+    assert_eq!(customer_ws.expect(Command::Receipt).await.header("receipt-id"), Some("r41"));
+    let error = customer_ws.expect(Command::Error).await;
+    assert_eq!(error.header("receipt-id"), Some("bad"));
+    assert!(customer_ws.next_within(Duration::from_secs(3)).await.is_none(), "connection closes after ERROR");
+    let stored = app.get(&format!("/tickets/{id}/communications?after=40"), &customer.token).await;
+    let contents: Vec<&str> = stored.body.as_array().unwrap().iter().map(|c| c["content"].as_str().unwrap()).collect();
+    assert_eq!(contents, ["m40", "m41"]);
 }
 
 /// Framing, heart-beats and limits, on SQLite only: they do not touch the database.
