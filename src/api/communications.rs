@@ -147,6 +147,11 @@ pub async fn post_communication(
     Ok((StatusCode::CREATED, Json(stored.into())))
 }
 
+/// A message's text as stored (trimmed), or why it cannot be: 1 to 10,000 characters.
+pub fn message_content(text: &str) -> Result<String, FieldError> {
+    validate::text("content", text, 1, 10_000)
+}
+
 /// Stores a message or note with its side effects, then broadcasts it and the events it caused.
 /// The one path for REST and STOMP, so both validate, store and broadcast identically.
 pub async fn post_message(
@@ -175,7 +180,7 @@ pub async fn post_messages(
 ) -> ApiResult<Vec<Communication>> {
     let contents = contents
         .iter()
-        .map(|content| validate::text("content", content, 1, 10_000))
+        .map(|content| message_content(content))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| AppError::Validation(vec![e]))?;
     let ticket = ticket_for(state, user, ticket_id).await?;

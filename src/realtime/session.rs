@@ -23,7 +23,6 @@ use crate::app::AppState;
 use crate::auth::extractor::authenticate;
 use crate::auth::AuthUser;
 use crate::domain::ticket::CommunicationType;
-use crate::domain::validate;
 use crate::error::AppError;
 
 /// Timing and size settings of sessions.
@@ -326,7 +325,7 @@ impl Session {
             AppDestination::TicketTyping(_) => return None,
         };
         let (ticket_id, kind, content) = parse_chat(frame, ticket_id).ok()?;
-        let valid = validate::text("content", &content, 1, 10_000).is_ok();
+        let valid = communications::message_content(&content).is_ok();
         (kind == CommunicationType::Message && valid).then_some((ticket_id, content))
     }
 
