@@ -22,7 +22,7 @@ use super::{agents, analytics, auth, communications, gdpr, health, kb, tickets};
         gdpr::export_customer, gdpr::erase_customer, gdpr::list_audit,
         health::actuator_health, health::info,
     ),
-    modifiers(&BearerAuth, &CommonProblems),
+    modifiers(&BearerAuth, &CommonProblems, &ArticleLinks),
     tags(
         (name = "auth", description = "Accounts and tokens"),
         (name = "tickets", description = "Support tickets"),
@@ -103,6 +103,50 @@ impl Modify for CommonProblems {
                         .or_insert_with(|| problem(description).into());
                 }
             }
+        }
+    }
+}
+
+/// Links from a created article to the operations that take it: the article routes name their
+/// parameter `key` (an id or a slug), so without them neither a client generator nor
+/// schemathesis's stateful runs can tell that the `id` of the 201 goes there.
+struct ArticleLinks;
+
+/// The operations under `/knowledge-base/articles/{key}` (operation ids are the handler names).
+const ARTICLE_OPERATIONS: [&str; 7] = [
+    "get_article",
+    "update_article",
+    "publish_article",
+    "unpublish_article",
+    "archive_article",
+    "vote_article",
+    "delete_article",
+];
+
+impl Modify for ArticleLinks {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::extensions::Extensions;
+        use utoipa::openapi::link::LinkBuilder;
+        use utoipa::openapi::RefOr;
+
+        let created = openapi
+            .paths
+            .paths
+            .get_mut("/knowledge-base/articles")
+            .and_then(|item| item.post.as_mut())
+            .and_then(|operation| operation.responses.responses.get_mut("201"));
+        let Some(RefOr::T(created)) = created else { return };
+        for operation in ARTICLE_OPERATIONS {
+            // utoipa 5.5 writes `Link::operation_id` as "operation_id"; OpenAPI's field is
+            // "operationId", so it goes in through the link's (flattened) extension map.
+            let mut operation_id = Extensions::default();
+            operation_id.insert("operationId".to_string(), operation.into());
+            let mut link = LinkBuilder::new()
+                .parameter("key", "$response.body#/id")
+                .description("The new article's id as `key`")
+                .build();
+            link.extensions = Some(operation_id);
+            created.links.insert(operation.to_string(), link.into());
         }
     }
 }

@@ -133,10 +133,13 @@ pub struct SearchHitDto {
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// What to look for; words are stemmed (English) and the last one is matched as a prefix.
+    #[param(min_length = 1, max_length = 200)]
     pub q: Option<String>,
     /// Restrict to one category.
+    #[param(value_type = Option<Category>)]
     pub category: Option<String>,
     /// Staff only: DRAFT, PUBLISHED or ARCHIVED (default: all for staff, PUBLISHED for others).
+    #[param(value_type = Option<ArticleStatus>)]
     pub status: Option<String>,
     #[serde(flatten)]
     #[param(ignore)]
@@ -274,17 +277,23 @@ pub async fn get_article(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ArticleRequest {
-    /// 3 to 200 characters.
+    /// 3 to 200 characters (trimmed). Required to create.
+    #[schema(min_length = 3, max_length = 200)]
     pub title: Option<String>,
     /// Up to 500 characters.
+    #[schema(max_length = 500)]
     pub summary: Option<String>,
-    /// Markdown, up to 100,000 characters.
+    /// Markdown, up to 100,000 characters. Required to create.
+    #[schema(min_length = 1, max_length = 100000)]
     pub content: Option<String>,
     pub category: Option<Category>,
+    /// Up to 20 tags of 1-40 letters, digits, '-', '_' or '.'.
+    #[schema(max_items = 20)]
     pub tags: Option<Vec<String>>,
     /// Default DRAFT.
     pub status: Option<ArticleStatus>,
     /// Lower-case words joined by dashes; default derived from the title.
+    #[schema(max_length = 80, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$")]
     pub slug: Option<String>,
 }
 
@@ -421,6 +430,7 @@ async fn save(state: &AppState, user: &AuthUser, mut article: Article, action: &
         (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Staff only", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such article", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Another article already uses this slug", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn update_article(

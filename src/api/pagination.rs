@@ -15,11 +15,11 @@ const MAX_PAGE: u32 = 100_000;
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
-    /// 0-based page number.
-    #[param(example = 0)]
+    /// 0-based page number. (Read as text, so a bad value gets a 400 naming `page`.)
+    #[param(value_type = Option<u32>, minimum = 0, maximum = 100000, example = 0)]
     pub page: Option<String>,
     /// Page size, 1 to 100 (default 20).
-    #[param(example = 20)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, example = 20)]
     pub size: Option<String>,
     /// `field,asc` or `field,desc`.
     #[param(example = "createdAt,desc")]

@@ -64,6 +64,26 @@ async fn openapi_documents_every_endpoint(app: TestApp) {
     }
     assert_eq!(create["415"]["content"]["application/problem+json"]["schema"]["$ref"], "#/components/schemas/Problem");
 
+    // A created article links to every operation that takes its id (as `key`), and each link
+    // names an operation that exists.
+    let operation_ids: Vec<&str> = paths
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|operation| operation["operationId"].as_str())
+        .collect();
+    let links = paths["/knowledge-base/articles"]["post"]["responses"]["201"]["links"].as_object().unwrap();
+    assert_eq!(links.len(), 7, "{links:?}");
+    for link in links.values() {
+        assert!(operation_ids.contains(&link["operationId"].as_str().unwrap()), "{link}");
+        assert_eq!(link["parameters"]["key"], "$response.body#/id");
+    }
+    for (path, method) in
+        [("/knowledge-base/articles/{key}", "delete"), ("/knowledge-base/articles/{key}/vote", "post")]
+    {
+        let id = paths[path][method]["operationId"].as_str().unwrap();
+        assert!(links.values().any(|link| link["operationId"] == id), "{method} {path} is linked");
+    }
+
     // Interactive docs are served from the binary: no CDN.
     let redirect = app.client.get(app.url("/swagger-ui.html")).send().await.unwrap();
     assert_eq!(redirect.status(), 200, "redirect followed to the UI");

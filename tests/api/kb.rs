@@ -89,6 +89,15 @@ async fn staff_write_articles_and_readers_see_published_ones(app: TestApp) {
         )
         .await;
     clash.problem(409);
+    let other = article(&app, &agent, json!({ "title": "Another article", "content": "x" })).await;
+    let taken = app
+        .put(
+            &format!("/knowledge-base/articles/{}", other["id"].as_str().unwrap()),
+            &agent.token,
+            json!({ "slug": "resetting-two-factor-authentication" }),
+        )
+        .await;
+    taken.problem(409);
     let archived = app.post(&format!("/knowledge-base/articles/{id}/archive"), &agent.token, json!({})).await;
     assert_eq!(archived.body["status"], "ARCHIVED");
     app.get(&format!("/knowledge-base/articles/{id}"), &customer.token).await.problem(404);
