@@ -29,8 +29,10 @@ pub fn router() -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct AnalyticsParams {
     /// Start (RFC 3339, inclusive). Default: 30 days before `to`.
+    #[param(value_type = Option<DateTime<Utc>>)]
     pub from: Option<String>,
     /// End (RFC 3339, exclusive). Default: now (rounded up to the minute).
+    #[param(value_type = Option<DateTime<Utc>>)]
     pub to: Option<String>,
     /// `day` (default) or `week` (weeks start on Monday, UTC).
     pub group_by: Option<String>,

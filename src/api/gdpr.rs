@@ -152,6 +152,7 @@ pub async fn erase_customer(
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
+    #[param(value_type = Option<Uuid>)]
     pub actor_id: Option<String>,
     /// e.g. `ticket.status_changed`, `gdpr.erased`.
     pub action: Option<String>,
@@ -159,8 +160,10 @@ pub struct AuditParams {
     pub entity_type: Option<String>,
     pub entity_id: Option<String>,
     /// RFC 3339, inclusive.
+    #[param(value_type = Option<DateTime<Utc>>)]
     pub from: Option<String>,
     /// RFC 3339, exclusive.
+    #[param(value_type = Option<DateTime<Utc>>)]
     pub to: Option<String>,
     #[serde(flatten)]
     #[param(ignore)]

@@ -103,20 +103,26 @@ pub struct TicketDetailDto {
 #[into_params(parameter_in = Query)]
 pub struct TicketListParams {
     /// NEW, OPEN, IN_PROGRESS, PENDING_CUSTOMER, ESCALATED, RESOLVED or CLOSED.
+    #[param(value_type = Option<TicketStatus>)]
     pub status: Option<String>,
     /// LOW, MEDIUM, HIGH or URGENT.
+    #[param(value_type = Option<Priority>)]
     pub priority: Option<String>,
+    #[param(value_type = Option<Category>)]
     pub category: Option<String>,
     /// An agent id, or `none` for unassigned tickets (staff only).
     pub assigned_agent_id: Option<String>,
     /// Staff only; customers always see their own tickets.
+    #[param(value_type = Option<Uuid>)]
     pub customer_id: Option<String>,
     /// Full-text search in subject, description and messages (stemmed, last word as a prefix),
     /// or a ticket number like ALP-1042.
     pub q: Option<String>,
     /// Created at or after (RFC 3339).
+    #[param(value_type = Option<DateTime<Utc>>)]
     pub from: Option<String>,
     /// Created before (RFC 3339).
+    #[param(value_type = Option<DateTime<Utc>>)]
     pub to: Option<String>,
     #[serde(flatten)]
     #[param(ignore)]
