@@ -195,6 +195,24 @@ pub struct NewCommunication {
     pub created_at: DateTime<Utc>,
 }
 
+impl NewCommunication {
+    /// The communication as stored under `seq` of `ticket_id` (unread, no attachments yet).
+    pub fn stored(&self, ticket_id: Uuid, seq: i64) -> Communication {
+        Communication {
+            id: self.id,
+            ticket_id,
+            seq,
+            sender_id: self.sender_id,
+            sender_type: self.sender_type,
+            kind: self.kind,
+            content: self.content.clone(),
+            attachments: Vec::new(),
+            created_at: self.created_at,
+            read_at: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewAudit {
     pub actor_id: Option<Uuid>,

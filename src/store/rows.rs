@@ -159,6 +159,68 @@ impl TryFrom<TicketRow> for Ticket {
 }
 
 /// Writes a ticket's mutable fields; the caller holds the row's write lock.
+/// Binds a new ticket's columns to either backend's ticket INSERT: `$1` id, `$2`..`$8` subject to
+/// tags, `$9` customer, `$10` agent, `$11` created (and updated) at, `$12` SLA due (the number is
+/// the statement's own). One list for both backends, so they cannot drift apart.
+macro_rules! bind_new_ticket {
+    ($query:expr, $ticket:expr) => {
+        $query
+            .bind($ticket.id)
+            .bind(&$ticket.subject)
+            .bind(&$ticket.description)
+            .bind($ticket.status.as_str())
+            .bind($ticket.priority.as_str())
+            .bind($ticket.priority.rank())
+            .bind($ticket.category.as_str())
+            .bind(Json(&$ticket.tags))
+            .bind($ticket.customer_id)
+            .bind($ticket.assigned_agent_id)
+            .bind($ticket.created_at)
+            .bind($ticket.sla_due_at)
+    };
+}
+pub(crate) use bind_new_ticket;
+
+/// Binds [`UPDATE_TICKET`]'s parameters: `$1` the id, then the ticket's editable columns.
+macro_rules! bind_ticket_update {
+    ($query:expr, $id:expr, $ticket:expr) => {
+        $query
+            .bind($id)
+            .bind(&$ticket.subject)
+            .bind(&$ticket.description)
+            .bind($ticket.status.as_str())
+            .bind($ticket.priority.as_str())
+            .bind($ticket.priority.rank())
+            .bind($ticket.category.as_str())
+            .bind(Json(&$ticket.tags))
+            .bind($ticket.assigned_agent_id)
+            .bind($ticket.updated_at)
+            .bind($ticket.first_response_at)
+            .bind($ticket.resolved_at)
+            .bind($ticket.sla_due_at)
+            .bind($ticket.escalation_level)
+            .bind($ticket.satisfaction_rating)
+            .bind($ticket.sentiment)
+    };
+}
+pub(crate) use bind_ticket_update;
+
+/// Binds [`INSERT_COMMUNICATION`]'s parameters for `$new` stored as `$seq` of `$ticket_id`.
+macro_rules! bind_new_communication {
+    ($query:expr, $ticket_id:expr, $seq:expr, $new:expr) => {
+        $query
+            .bind($new.id)
+            .bind($ticket_id)
+            .bind($seq)
+            .bind($new.sender_id)
+            .bind($new.sender_type.as_str())
+            .bind($new.kind.as_str())
+            .bind(&$new.content)
+            .bind($new.created_at)
+    };
+}
+pub(crate) use bind_new_communication;
+
 pub const UPDATE_TICKET: &str = "UPDATE tickets SET subject = $2, description = $3, status = $4, priority = $5, \
      priority_rank = $6, category = $7, tags = $8, assigned_agent_id = $9, updated_at = $10, \
      first_response_at = $11, resolved_at = $12, sla_due_at = $13, escalation_level = $14, \

@@ -87,29 +87,8 @@ async fn append_communications(
     let last: i64 = sqlx::query_scalar(RESERVE_SEQ).bind(ticket_id).bind(count).fetch_one(&mut *conn).await?;
     let mut stored = Vec::with_capacity(append.len());
     for (seq, new) in (last - count + 1..).zip(append) {
-        sqlx::query(INSERT_COMMUNICATION)
-            .bind(new.id)
-            .bind(ticket_id)
-            .bind(seq)
-            .bind(new.sender_id)
-            .bind(new.sender_type.as_str())
-            .bind(new.kind.as_str())
-            .bind(&new.content)
-            .bind(new.created_at)
-            .execute(&mut *conn)
-            .await?;
-        stored.push(Communication {
-            id: new.id,
-            ticket_id,
-            seq,
-            sender_id: new.sender_id,
-            sender_type: new.sender_type,
-            kind: new.kind,
-            content: new.content.clone(),
-            attachments: Vec::new(),
-            created_at: new.created_at,
-            read_at: None,
-        });
+        bind_new_communication!(sqlx::query(INSERT_COMMUNICATION), ticket_id, seq, new).execute(&mut *conn).await?;
+        stored.push(new.stored(ticket_id, seq));
     }
     Ok(stored)
 }
@@ -402,26 +381,13 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 Box::pin(async move {
-                    sqlx::query(
+                    let insert = sqlx::query(
                         "INSERT INTO tickets (id, number, subject, description, status, priority, priority_rank, \
                          category, tags, customer_id, assigned_agent_id, created_at, updated_at, sla_due_at) \
                          VALUES ($1, (SELECT COALESCE(MAX(number), 1000) + 1 FROM tickets), $2, $3, $4, $5, $6, $7, \
                          $8, $9, $10, $11, $11, $12)",
-                    )
-                    .bind(ticket.id)
-                    .bind(&ticket.subject)
-                    .bind(&ticket.description)
-                    .bind(ticket.status.as_str())
-                    .bind(ticket.priority.as_str())
-                    .bind(ticket.priority.rank())
-                    .bind(ticket.category.as_str())
-                    .bind(Json(&ticket.tags))
-                    .bind(ticket.customer_id)
-                    .bind(ticket.assigned_agent_id)
-                    .bind(ticket.created_at)
-                    .bind(ticket.sla_due_at)
-                    .execute(&mut *conn)
-                    .await?;
+                    );
+                    bind_new_ticket!(insert, ticket).execute(&mut *conn).await?;
                     let communications = append_communications(conn, ticket.id, &append).await?;
                     if let Some(audit) = &audit {
                         insert_audit(conn, audit).await?;
@@ -463,25 +429,7 @@ impl Store for SqliteStore {
                     let current = fetch_ticket(conn, id).await?;
                     let change = decide(&current).map_err(StoreError::Rejected)?;
                     let t = &change.ticket;
-                    sqlx::query(UPDATE_TICKET)
-                        .bind(id)
-                        .bind(&t.subject)
-                        .bind(&t.description)
-                        .bind(t.status.as_str())
-                        .bind(t.priority.as_str())
-                        .bind(t.priority.rank())
-                        .bind(t.category.as_str())
-                        .bind(Json(&t.tags))
-                        .bind(t.assigned_agent_id)
-                        .bind(t.updated_at)
-                        .bind(t.first_response_at)
-                        .bind(t.resolved_at)
-                        .bind(t.sla_due_at)
-                        .bind(t.escalation_level)
-                        .bind(t.satisfaction_rating)
-                        .bind(t.sentiment)
-                        .execute(&mut *conn)
-                        .await?;
+                    bind_ticket_update!(sqlx::query(UPDATE_TICKET), id, t).execute(&mut *conn).await?;
                     let communications = append_communications(conn, id, &change.append).await?;
                     if let Some(audit) = &change.audit {
                         insert_audit(conn, audit).await?;
